@@ -1,0 +1,52 @@
+# OrderHub: `make run` starts everything locally, `make test` runs the whole suite.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+OH      := $(BIN)/orderhub
+
+.PHONY: run stop test lint types unit integration rules-check bench venv clean
+
+venv: $(STAMP)
+$(STAMP): pyproject.toml
+	@$(PY) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "orderhub needs Python >= 3.11"; exit 1; }
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+run: venv
+	$(OH) kafka up
+	$(OH) worker start --detach
+	$(OH) produce deploy/demo/events.jsonl
+	$(OH) tables show in-transit --wait 60
+	$(OH) alerts tail --seconds 15
+
+stop: venv
+	-$(OH) worker stop
+	$(OH) kafka down
+
+test: venv lint types unit integration
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+types: venv
+	$(BIN)/mypy
+
+unit: venv
+	$(BIN)/pytest -q tests --ignore=tests/integration -p no:cacheprovider
+
+integration: venv
+	$(BIN)/pytest -q tests/integration -p no:cacheprovider
+
+rules-check: venv
+	$(OH) rules check rules/
+	$(OH) rules test rules/
+
+bench: venv
+	$(BIN)/python -m bench
+
+clean: stop
+	rm -rf .orderhub deploy/target

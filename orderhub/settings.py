@@ -1,0 +1,40 @@
+"""The one settings class. Read once, in the shell (CLI, worker); never in ``dsl/`` or the core."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """OrderHub settings, from ``ORDERHUB_*`` environment variables (and ``.env``)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ORDERHUB_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    kafka_bootstrap_servers: str | None = Field(
+        None,
+        validation_alias=AliasChoices(
+            "KAFKA_BOOTSTRAP_SERVERS", "ORDERHUB_KAFKA_BOOTSTRAP_SERVERS"
+        ),
+        description="an external cluster; unset means the local broker of `orderhub kafka up`",
+    )
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    topic_prefix: str = "orderhub"
+    topic_partitions: int = Field(3, ge=1, description="partitions of the input topics")
+    replication_factor: int = Field(1, ge=1)
+    home: Path = Field(Path(".orderhub"), description="local state: broker data, worker data")
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(6066, ge=1, le=65535)
+    timezone: str = Field("Asia/Shanghai", description="business time zone of the rules")
+    rules_dir: Path = Path("rules")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

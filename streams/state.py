@@ -1,0 +1,278 @@
+"""The live tables and the one function that updates them: ``apply_event``.
+
+Pure: no Faust, no Kafka, no clock. The Faust worker passes its changelog-backed tables
+(which are ``MutableMapping``s); the rule engine, ``orderhub replay`` and the tests pass
+plain dicts. One implementation, not two.
+
+Exactly-once effect under at-least-once delivery: every table entry remembers the sequence
+number (the source offset) of the last event that changed it, and an event whose sequence
+is not newer than an entry's is not applied to that entry again. An event's deltas are
+computed from the order record *before* the event and recorded in it, so a redelivered
+event after a crash re-applies exactly the deltas that the crash lost and no others.
+
+Table values are JSON-ready dicts (ints, strings, lists) because Faust serialises them to
+its changelog topics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from streams import models as m
+
+Entry = dict[str, Any]
+Table = MutableMapping[str, Entry]
+Tables = Mapping[str, Table]
+
+TABLE_NAMES: tuple[str, ...] = (
+    "in_transit_region",  # region -> {"qty"}
+    "in_transit_model",  # model -> {"qty"}
+    "in_transit_region_model",  # "region|model" -> {"qty"}
+    "stock",  # model -> {"on_hand", "reasonable_stock", "upper_limit"}
+    "region_stock",  # region -> {"reasonable_stock"}
+    "forecast",  # "region|model" -> {"qty", "week_start"}
+    "forecast_region",  # region -> {"qty", "by_model": {model: qty}}
+    "forecast_model",  # model -> {"qty", "by_region": {region: qty}}
+    "orders",  # order_id -> order record (see ``new_order``)
+)
+
+SEQ = "_seq"
+EFFECT = "_effect"
+
+
+def empty_tables() -> dict[str, dict[str, Entry]]:
+    """Fresh in-memory tables, for the engine, replay and tests."""
+    return {name: {} for name in TABLE_NAMES}
+
+
+def pair_key(region: str, model: str) -> str:
+    """Key of the (region, model) tables. '|' cannot occur in ids the ERP sends us."""
+    return f"{region}|{model}"
+
+
+def _fresh(entry: Entry | None, seq: int) -> bool:
+    """True when ``seq`` has not been applied to ``entry`` yet."""
+    return entry is None or int(entry.get(SEQ, -1)) < seq
+
+
+def _add_qty(table: Table, key: str, delta: int, seq: int) -> None:
+    entry = table.get(key)
+    if delta == 0 or not _fresh(entry, seq):
+        return
+    qty = int(entry["qty"]) if entry else 0
+    # Faust tables only see a change on assignment, so always store a new dict.
+    table[key] = {"qty": max(0, qty + delta), SEQ: seq}
+
+
+def _merge(table: Table, key: str, seq: int, **fields: Any) -> None:
+    entry = table.get(key)
+    if not _fresh(entry, seq):
+        return
+    table[key] = {**(entry or {}), **fields, SEQ: seq}
+
+
+# --- order records -------------------------------------------------------------------------
+
+
+def new_order(order_id: str, region: str, model: str) -> Entry:
+    """The record kept per order. Times are ISO-8601 strings with offset."""
+    return {
+        "order_id": order_id,
+        "region": region,
+        "model": model,
+        "quantity": 0,
+        "amount": "0",
+        "special": False,
+        "priority": "normal",
+        "promised_date": None,
+        "status": "open",  # open | rejected | cancelled | delivered
+        "in_transit": 0,  # quantity counted in the in-transit tables now
+        "delivered": 0,
+        "deposit_paid": "0",
+        "paid": "0",
+        "signatures": [],  # "role:document", e.g. "vice_president:order"
+        "approvals": [],  # "standard" | "senior"
+        "steps": {},  # step name (event type without "order.") -> time of its latest event
+        "last_step": None,
+        "last_step_at": None,
+        "clerk": None,
+        SEQ: -1,
+    }
+
+
+def _order_fields(event: m.Event) -> dict[str, Any]:
+    """Fields of the order record that this event sets, besides steps and in-transit."""
+    fields: dict[str, Any] = {}
+    if isinstance(event, m.OrderReceived | m.OrderEntered | m.OrderConfirmed):
+        fields["quantity"] = event.quantity
+        fields["amount"] = str(event.amount)
+        fields["special"] = event.special
+        if event.promised_date is not None:
+            fields["promised_date"] = event.promised_date.isoformat()
+    if isinstance(event, m.OrderEntered):
+        fields["priority"] = event.priority
+    if isinstance(event, m.OrderReleased):
+        fields["clerk"] = event.clerk
+    return fields
+
+
+def _in_transit_delta(order: Entry, event: m.Event) -> int:
+    """Change of the order's in-transit quantity caused by ``event``."""
+    current = int(order["in_transit"])
+    if isinstance(event, m.OrderConfirmed):
+        # A re-confirmation (after a change) resets the open quantity.
+        return max(0, event.quantity - int(order["delivered"])) - current
+    if isinstance(event, m.OrderDelivered):
+        return -min(event.quantity, current)
+    if isinstance(event, m.OrderCancelled | m.OrderRejected):
+        return -current
+    return 0
+
+
+def _step_name(event: m.Event) -> str:
+    return event.type.split(".", 1)[1]
+
+
+def _next_order(order: Entry, event: m.OrderEvent | m.Stocked, seq: int) -> Entry:
+    """The order record after ``event``, with the event's effect recorded in it."""
+    at = event.event_time.isoformat()
+    step = _step_name(event) if isinstance(event, m.OrderEvent) else "stocked"
+    delta = _in_transit_delta(order, event)
+    new = {**order, **_order_fields(event)}
+    new["steps"] = {**order["steps"], step: at}
+    new["last_step"], new["last_step_at"] = step, at
+    new["in_transit"] = int(order["in_transit"]) + delta
+    if isinstance(event, m.OrderDelivered):
+        new["delivered"] = int(order["delivered"]) + event.quantity
+        if new["in_transit"] == 0:
+            new["status"] = "delivered"
+    elif isinstance(event, m.OrderCancelled):
+        new["status"] = "cancelled"
+    elif isinstance(event, m.OrderRejected):
+        new["status"] = "rejected"
+    elif isinstance(event, m.OrderDepositPaid):
+        new["deposit_paid"] = str(Decimal(order["deposit_paid"]) + event.amount)
+    elif isinstance(event, m.OrderPaid):
+        new["paid"] = str(Decimal(order["paid"]) + event.amount)
+    elif isinstance(event, m.OrderSignedOff):
+        new["signatures"] = sorted({*order["signatures"], f"{event.role}:{event.document}"})
+    elif isinstance(event, m.OrderApproved):
+        new["approvals"] = sorted({*order["approvals"], event.level})
+    new[SEQ] = seq
+    new[EFFECT] = {"seq": seq, "in_transit": delta}
+    return new
+
+
+def _apply_order_event(tables: Tables, event: m.OrderEvent | m.Stocked, seq: int) -> None:
+    orders = tables["orders"]
+    before = orders.get(event.order_id)
+    if before is None:
+        before = new_order(event.order_id, event.region, event.model)
+    if _fresh(before, seq):
+        after = _next_order(before, event, seq)
+        orders[event.order_id] = after
+    else:
+        after = before
+    effect = after.get(EFFECT) or {}
+    if effect.get("seq") != seq:
+        return  # an older event redelivered: everything it changed is already newer
+    delta = int(effect["in_transit"])
+    region, model = after["region"], after["model"]
+    _add_qty(tables["in_transit_region"], region, delta, seq)
+    _add_qty(tables["in_transit_model"], model, delta, seq)
+    _add_qty(tables["in_transit_region_model"], pair_key(region, model), delta, seq)
+
+
+def _apply_forecast(tables: Tables, event: m.WeeklyForecast, seq: int) -> None:
+    r, mo, qty = event.region, event.model, event.quantity
+    _merge(
+        tables["forecast"], pair_key(r, mo), seq, qty=qty, week_start=event.week_start.isoformat()
+    )
+    # The aggregates keep their breakdown so a redelivered forecast sets, never adds.
+    by_model = {**(tables["forecast_region"].get(r) or {}).get("by_model", {}), mo: qty}
+    _merge(tables["forecast_region"], r, seq, by_model=by_model, qty=sum(by_model.values()))
+    by_region = {**(tables["forecast_model"].get(mo) or {}).get("by_region", {}), r: qty}
+    _merge(tables["forecast_model"], mo, seq, by_region=by_region, qty=sum(by_region.values()))
+
+
+def apply_event(tables: Tables, event: m.Event, seq: int) -> None:
+    """Apply one event to the tables. ``seq`` must grow with every event of the stream."""
+    if isinstance(event, m.OrderEvent | m.Stocked):
+        _apply_order_event(tables, event, seq)
+    elif isinstance(event, m.StockLevel):
+        _merge(tables["stock"], event.model, seq, on_hand=event.on_hand)
+    elif isinstance(event, m.ModelLimits):
+        _merge(
+            tables["stock"],
+            event.model,
+            seq,
+            reasonable_stock=event.reasonable_stock,
+            upper_limit=event.upper_limit,
+        )
+    elif isinstance(event, m.RegionLimits):
+        _merge(tables["region_stock"], event.region, seq, reasonable_stock=event.reasonable_stock)
+    elif isinstance(event, m.WeeklyForecast):
+        _apply_forecast(tables, event, seq)
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StateView:
+    """Read-only access to the tables with the defaults a rule expects (0 when unknown).
+
+    The rule language's table names map onto these methods (see ``dsl``'s schema).
+    """
+
+    tables: Tables
+
+    def _qty(self, table: str, key: str) -> int:
+        entry = self.tables[table].get(key)
+        return int(entry["qty"]) if entry else 0
+
+    def in_transit_region(self, region: str) -> int:
+        return self._qty("in_transit_region", region)
+
+    def in_transit_model(self, model: str) -> int:
+        return self._qty("in_transit_model", model)
+
+    def in_transit_region_model(self, region: str, model: str) -> int:
+        return self._qty("in_transit_region_model", pair_key(region, model))
+
+    def forecast_region(self, region: str) -> int:
+        return self._qty("forecast_region", region)
+
+    def forecast_model(self, model: str) -> int:
+        return self._qty("forecast_model", model)
+
+    def forecast_region_model(self, region: str, model: str) -> int:
+        return self._qty("forecast", pair_key(region, model))
+
+    def _stock_field(self, model: str, field: str) -> int:
+        entry = self.tables["stock"].get(model) or {}
+        return int(entry.get(field, 0))
+
+    def stock_on_hand(self, model: str) -> int:
+        return self._stock_field(model, "on_hand")
+
+    def stock_reasonable(self, model: str) -> int:
+        return self._stock_field(model, "reasonable_stock")
+
+    def stock_upper_limit(self, model: str) -> int:
+        return self._stock_field(model, "upper_limit")
+
+    def region_reasonable_stock(self, region: str) -> int:
+        entry = self.tables["region_stock"].get(region) or {}
+        return int(entry.get("reasonable_stock", 0))
+
+    def order(self, order_id: str) -> Entry | None:
+        return self.tables["orders"].get(order_id)
+
+
+def public(entry: Entry) -> Entry:
+    """An entry without the bookkeeping fields, for display."""
+    return {k: v for k, v in entry.items() if not k.startswith("_")}
