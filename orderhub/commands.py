@@ -4,4 +4,8 @@ from __future__ import annotations
 
 import click
 
-GROUPS: list[click.Command] = []
+from orderhub.cli_kafka import kafka
+from orderhub.cli_rules import RULE_COMMANDS
+from orderhub.cli_streams import STREAM_COMMANDS
+
+GROUPS: list[click.Command] = [kafka, *STREAM_COMMANDS, *RULE_COMMANDS]
