@@ -10,6 +10,9 @@ is not newer than an entry's is not applied to that entry again. An event's delt
 computed from the order record *before* the event and recorded in it, so a redelivered
 event after a crash re-applies exactly the deltas that the crash lost and no others.
 
+Events are also de-duplicated by ``event_id`` per order, so a producer's retry or a record
+re-forwarded by ingest after a crash (a new offset, the same event) is not counted twice.
+
 Table values are JSON-ready dicts (ints, strings, lists) because Faust serialises them to
 its changelog topics.
 """
@@ -40,6 +43,7 @@ TABLE_NAMES: tuple[str, ...] = (
 )
 
 SEQ = "_seq"
+MAX_EVENT_IDS = 256
 EFFECT = "_effect"
 
 
@@ -99,6 +103,7 @@ def new_order(order_id: str, region: str, model: str) -> Entry:
         "last_step": None,
         "last_step_at": None,
         "clerk": None,
+        "event_ids": [],  # the latest MAX_EVENT_IDS event ids, to drop duplicates
         SEQ: -1,
     }
 
@@ -161,6 +166,7 @@ def _next_order(order: Entry, event: m.OrderEvent | m.Stocked, seq: int) -> Entr
         new["signatures"] = sorted({*order["signatures"], f"{event.role}:{event.document}"})
     elif isinstance(event, m.OrderApproved):
         new["approvals"] = sorted({*order["approvals"], event.level})
+    new["event_ids"] = [*order.get("event_ids", []), event.event_id][-MAX_EVENT_IDS:]
     new[SEQ] = seq
     new[EFFECT] = {"seq": seq, "in_transit": delta}
     return new
@@ -172,6 +178,8 @@ def _apply_order_event(tables: Tables, event: m.OrderEvent | m.Stocked, seq: int
     if before is None:
         before = new_order(event.order_id, event.region, event.model)
     if _fresh(before, seq):
+        if event.event_id in before.get("event_ids", []):
+            return  # the same event sent again (producer retry, re-forwarded ingest)
         after = _next_order(before, event, seq)
         orders[event.order_id] = after
     else:
