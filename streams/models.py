@@ -200,6 +200,8 @@ class OrderChangeRequested(OrderEvent):
 
 class OrderChangeApproved(OrderEvent):
     type: Literal["order.change_approved"] = "order.change_approved"
+    raises_cost: bool = False
+    delays_delivery: bool = False
     agreement_signed: bool = False
 
 
