@@ -1,0 +1,101 @@
+"""Pure ingest: one raw Kafka record in, a typed event or a dead letter out.
+
+Nothing is ever dropped: a record that cannot become an event becomes a ``DeadLetter``
+that carries the reason, the error text, where the record came from and its original
+bytes, so an operator can fix and replay it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from streams.models import EVENT_FAMILY, Event, UnknownEventType, parse_event
+from streams.topics import topic_family
+
+Reason = Literal["not_json", "not_object", "unknown_type", "invalid", "wrong_topic", "rule_error"]
+
+
+class DeadLetter(BaseModel):
+    """A record OrderHub could not use, as published on the dead-letter topic.
+
+    ``rule_error`` is not an ingest reason: the state agent uses it when the rule hook
+    fails on a valid event, so that failure is as visible as a bad record.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    reason: Reason
+    error: str
+    topic: str
+    partition: int
+    offset: int
+    value_base64: str
+
+    @property
+    def value(self) -> bytes:
+        """The original record value, byte for byte."""
+        return base64.b64decode(self.value_base64)
+
+
+def dead_letter(
+    reason: Reason, error: str, raw: bytes, topic: str, partition: int, offset: int
+) -> DeadLetter:
+    return DeadLetter(
+        reason=reason,
+        error=error,
+        topic=topic,
+        partition=partition,
+        offset=offset,
+        value_base64=base64.b64encode(raw).decode("ascii"),
+    )
+
+
+def _validation_text(exc: ValidationError) -> str:
+    """One line per problem, 'field: message', instead of pydantic's multi-line report."""
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "record"
+        parts.append(f"{loc}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def decode(raw: bytes, topic: str, partition: int, offset: int) -> Event | DeadLetter:
+    """Turn a record's value into its typed event, or into a dead letter saying why not.
+
+    An input topic (``<prefix>.orders``, ...) only accepts events of its family; any other
+    family is a ``wrong_topic`` dead letter. Other topics (the canonical events topic)
+    accept every family.
+    """
+    family = topic_family(topic)
+
+    def dead(reason: Reason, error: str) -> DeadLetter:
+        return dead_letter(reason, error, raw, topic, partition, offset)
+
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return dead("not_json", f"not valid JSON: {exc}")
+    if not isinstance(data, dict):
+        return dead("not_object", f"expected a JSON object, got {type(data).__name__}")
+    try:
+        event = parse_event(data)
+    except UnknownEventType as exc:
+        return dead("unknown_type", str(exc))
+    except ValidationError as exc:
+        return dead("invalid", _validation_text(exc))
+    event_family = EVENT_FAMILY[event.type]
+    if family is not None and event_family != family:
+        return dead(
+            "wrong_topic",
+            f"{event.type} is an event of the {event_family} family; {topic} carries {family}",
+        )
+    return event
+
+
+def encode(event: Event) -> bytes:
+    """The canonical JSON of an event, as forwarded to the events topic."""
+    return event.model_dump_json().encode("utf-8")
