@@ -1,8 +1,27 @@
-"""`orderhub worker | produce | tables | alerts | topics`: the Faust worker and its data."""
+"""`orderhub worker | produce | tables | alerts | dlq | topics`: the Faust worker and its data.
+
+Imports of Kafka and Faust stay inside the commands so `orderhub --help` stays fast.
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
 import click
+
+from orderhub.settings import get_settings
+
+
+def _servers() -> str:
+    from streams.worker import bootstrap
+
+    return bootstrap(get_settings())
+
+
+# --- worker --------------------------------------------------------------------------------
 
 
 @click.group()
@@ -10,9 +29,152 @@ def worker() -> None:
     """Start, stop and inspect the Faust worker."""
 
 
+@worker.command("start")
+@click.option("--detach", is_flag=True, help="Run in the background (pid file, log file).")
+@click.option("--timeout", default=120.0, show_default=True, help="Seconds to wait for ready.")
+def worker_start(detach: bool, timeout: float) -> None:
+    """Run the worker: ingest, tables, rules. Foreground unless --detach."""
+    from streams import worker as w
+
+    settings = get_settings()
+    if not detach:
+        w.run(settings)
+        return
+    pid = w.start_detached(settings, timeout=timeout)
+    files = w.WorkerFiles.of(settings)
+    click.echo(
+        f"worker running (pid {pid}), web http://{settings.web_host}:{settings.web_port}, "
+        f"log {files.log}"
+    )
+
+
+@worker.command("stop")
+@click.option("--timeout", default=30.0, show_default=True, help="Seconds before SIGKILL.")
+def worker_stop(timeout: float) -> None:
+    """Stop the detached worker: SIGTERM, then SIGKILL after --timeout."""
+    from streams import worker as w
+
+    pid = w.stop(get_settings(), timeout=timeout)
+    click.echo("no worker running" if pid is None else f"worker stopped (pid {pid})")
+
+
+@worker.command("status")
+def worker_status() -> None:
+    """Whether the detached worker runs and what its health check says."""
+    from streams import worker as w
+    from streams.client import WorkerUnavailable
+
+    settings = get_settings()
+    pid = w.running_pid(w.WorkerFiles.of(settings))
+    click.echo("worker: not running" if pid is None else f"worker: running (pid {pid})")
+    try:
+        health = w.client(settings).health()
+    except WorkerUnavailable as exc:
+        click.echo(f"web: {exc}")
+        sys.exit(1)
+    click.echo(json.dumps(health, indent=2))
+    sys.exit(0 if health.get("ready") else 1)
+
+
+# --- produce / topics ----------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--topic", help="Send every line to this topic (a family name or a topic).")
+def produce(file: Path, topic: str | None) -> None:
+    """Publish a JSON-lines FILE, each line to its event family's input topic.
+
+    Lines are sent as they are, never validated away: a line that is not JSON or has an
+    unknown type goes to --topic (default: the orders topic) and the worker dead-letters it.
+    """
+    from streams.kafka_io import produce_lines
+
+    with file.open("rb") as lines:
+        sent = produce_lines(get_settings(), _servers(), lines, topic)
+    detail = ", ".join(f"{name}: {n}" for name, n in sorted(sent.items()))
+    click.echo(f"sent {sum(sent.values())} records ({detail})")
+
+
+@click.group()
+def topics() -> None:
+    """Manage OrderHub's Kafka topics."""
+
+
+@topics.command("create")
+def topics_create() -> None:
+    """Create the topics that do not exist yet (the worker does this on start too)."""
+    from streams.kafka_io import create_topics
+
+    created = create_topics(get_settings(), _servers())
+    click.echo(f"created: {', '.join(created)}" if created else "all topics exist")
+
+
+# --- tables --------------------------------------------------------------------------------
+
+
 @click.group()
 def tables() -> None:
     """Show the live tables (through the worker's web endpoint)."""
+
+
+@tables.command("show")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option(
+    "--wait",
+    type=float,
+    default=0.0,
+    help="Retry up to SECONDS until the worker "
+    "answers and has handled everything already published.",
+)
+def tables_show(name: str, as_json: bool, wait: float) -> None:
+    """Print table NAME; `in-transit` prints in transit per region, model and both."""
+    from streams import display
+    from streams import worker as w
+
+    settings = get_settings()
+    web = w.client(settings)
+    if wait > 0:
+        w.wait_caught_up(settings, _servers(), wait)
+    if name == "in-transit":
+        report = display.in_transit(
+            {part: web.table(table) for part, table in display.IN_TRANSIT_TABLES.items()}
+        )
+        output = json.dumps(report, indent=2) if as_json else display.in_transit_text(report)
+    else:
+        entries = web.table(name.replace("-", "_"))
+        output = json.dumps(entries, indent=2) if as_json else display.table_text(entries)
+    click.echo(output)
+
+
+# --- alerts / dead letters -----------------------------------------------------------------
+
+
+def _tail(topic: str, seconds: float, from_beginning: bool) -> None:
+    from streams.kafka_io import read_topic
+
+    count = 0
+    for record in read_topic(get_settings(), _servers(), topic, seconds, from_beginning):
+        click.echo(_render(record.value))
+        count += 1
+    click.echo(f"({count} records from {topic})", err=True)
+
+
+def _render(value: bytes | None) -> str:
+    if value is None:
+        return "null"
+    try:
+        data: Any = json.loads(value)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return value.decode("utf-8", "replace")
+    return json.dumps(data, ensure_ascii=False, sort_keys=True)
+
+
+_SECONDS = click.option("--seconds", default=10.0, show_default=True, help="How long to read.")
+_FROM_BEGINNING = click.option(
+    "--from-beginning", is_flag=True, help="Start at the topic's first record, not its end."
+)
 
 
 @click.group()
@@ -20,4 +182,29 @@ def alerts() -> None:
     """Read the alerts topic."""
 
 
-STREAM_COMMANDS: list[click.Command] = [worker, tables, alerts]
+@alerts.command("tail")
+@_SECONDS
+@_FROM_BEGINNING
+def alerts_tail(seconds: float, from_beginning: bool) -> None:
+    """Print alerts (one JSON object per line) for --seconds."""
+    from streams.topics import Topics
+
+    _tail(Topics(get_settings().topic_prefix).alerts, seconds, from_beginning)
+
+
+@click.group()
+def dlq() -> None:
+    """Read the dead-letter topic (records the worker could not use)."""
+
+
+@dlq.command("tail")
+@_SECONDS
+@_FROM_BEGINNING
+def dlq_tail(seconds: float, from_beginning: bool) -> None:
+    """Print dead letters (reason, error, source, original bytes) for --seconds."""
+    from streams.topics import Topics
+
+    _tail(Topics(get_settings().topic_prefix).dead_letter, seconds, from_beginning)
+
+
+STREAM_COMMANDS: list[click.Command] = [worker, tables, alerts, dlq, produce, topics]

@@ -1,0 +1,118 @@
+"""The thin Faust agents: records in, ``streams.ingest`` / ``streams.state`` / the rule
+hook in the middle, records out. No business logic lives here.
+
+Delivery is at least once. Every send is awaited until the broker acknowledges it before
+the source record counts as handled, and Faust commits a source offset only after the
+producer has flushed, so a crash can repeat work but never lose it; ``apply_event``'s
+sequence guard and event-id de-duplication make the repeated work harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from streams.ingest import DeadLetter, dead_letter, decode, encode
+from streams.models import EVENT_FAMILY, Alert
+from streams.runtime import Runtime
+from streams.state import apply_event
+from streams.topics import routing_key
+
+log = logging.getLogger(__name__)
+
+# How often the rule hook's on_tick runs: SLA deadlines are hours, so seconds are plenty.
+TICK_SECONDS = 5.0
+
+
+def _key_bytes(key: str | None) -> bytes | None:
+    return key.encode("utf-8") if key is not None else None
+
+
+async def _send(topic: Any, key: bytes | None, value: bytes) -> None:
+    """Send and wait for the broker's acknowledgement (the first await only buffers)."""
+    pending = await topic.send(key=key, value=value)
+    await pending
+
+
+def register_agents(app: Any, rt: Runtime, input_partitions: int, timezone: str) -> None:
+    """Define the ingest agents, the state agent and the tick timer on ``app``."""
+    raw = {"key_serializer": "raw", "value_serializer": "raw"}
+    events = app.topic(rt.topics.events, partitions=1, **raw)
+    alerts = app.topic(rt.topics.alerts, partitions=1, **raw)
+    dlq = app.topic(rt.topics.dead_letter, partitions=1, **raw)
+
+    async def send_dead_letter(letter: DeadLetter, key: bytes | None) -> None:
+        log.warning(
+            "dead letter %s from %s[%d]@%d: %s",
+            letter.reason,
+            letter.topic,
+            letter.partition,
+            letter.offset,
+            letter.error,
+        )
+        await _send(dlq, key, letter.model_dump_json().encode("utf-8"))
+
+    async def send_alerts(found: list[Alert]) -> None:
+        for alert in found:
+            await _send(alerts, _key_bytes(alert.fingerprint), alert.model_dump_json().encode())
+
+    async def ingest(stream: AsyncIterator[Any]) -> None:
+        async for record in stream.events():  # type: ignore[attr-defined]
+            msg = record.message
+            value = record.value if isinstance(record.value, bytes) else b""
+            result = decode(value, msg.topic, msg.partition, msg.offset)
+            if isinstance(result, DeadLetter):
+                await send_dead_letter(result, msg.key)
+            else:
+                key = routing_key(result.model_dump(), EVENT_FAMILY[result.type])
+                await _send(events, _key_bytes(key), encode(result))
+            rt.progress.done(msg.topic, msg.partition, msg.offset)
+
+    async def state(stream: AsyncIterator[Any]) -> None:
+        async for record in stream.events():  # type: ignore[attr-defined]
+            msg = record.message
+            value = record.value if isinstance(record.value, bytes) else b""
+            result = decode(value, msg.topic, msg.partition, msg.offset)
+            if isinstance(result, DeadLetter):
+                # Only a producer that bypasses ingest can get here; keep its record too.
+                await send_dead_letter(result, msg.key)
+            else:
+                # The offset on the one-partition events topic is the sequence number.
+                apply_event(rt.tables, result, seq=msg.offset)
+                found = _call_hook(rt.hook.on_event, rt.tables, result, msg.offset)
+                if isinstance(found, str):
+                    letter = dead_letter("rule_error", found, value, msg.topic, 0, msg.offset)
+                    await send_dead_letter(letter, msg.key)
+                else:
+                    await send_alerts(found)
+            rt.progress.done(msg.topic, msg.partition, msg.offset)
+
+    for family, name in rt.topics.inputs.items():
+        source = app.topic(name, partitions=input_partitions, **raw)
+        app.agent(source, name=f"orderhub.ingest.{family}")(ingest)
+    app.agent(events, name="orderhub.state")(state)
+
+    async def tick() -> None:
+        if not app.tables.recovery.completed.is_set():
+            return  # rules must not judge half-recovered tables
+        found = _call_hook(rt.hook.on_tick, rt.tables, datetime.now(ZoneInfo(timezone)))
+        if not isinstance(found, str):
+            await send_alerts(found)
+
+    app.timer(TICK_SECONDS, on_leader=True, name="orderhub.tick")(tick)
+
+
+def _call_hook(call: Callable[..., list[Alert]], *args: Any) -> list[Alert] | str:
+    """The hook's alerts, or the error text when the hook failed.
+
+    A failing rule must not stop the tables: the error is logged with its traceback and
+    (for an event) dead-lettered, and the stream goes on.
+    """
+    try:
+        return call(*args)
+    except Exception as exc:
+        log.exception("rule hook failed")
+        return f"rule hook failed: {type(exc).__name__}: {exc}"

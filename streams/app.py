@@ -1,0 +1,69 @@
+"""The Faust app: broker, tables, topics, agents and views wired together. No business logic.
+
+Tables use the in-memory store on purpose: on start a worker rebuilds them from their
+changelog topics, so Kafka is the only durable copy and there is no local state to lose
+or to get out of step with the changelog.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+
+from orderhub.settings import Settings
+from streams.agents import register_agents
+from streams.hooks import NoRules, RuleHook
+from streams.runtime import Runtime
+from streams.state import TABLE_NAMES
+from streams.topics import Topics
+from streams.web import register_views
+
+
+def broker_urls(bootstrap: str) -> list[str]:
+    """``host:port,host:port`` -> Faust's ``kafka://host:port`` URLs."""
+    return [f"kafka://{server.strip()}" for server in bootstrap.split(",") if server.strip()]
+
+
+def _credentials(settings: Settings) -> Any:
+    if settings.kafka_sasl_username is None:
+        return None
+    password = settings.kafka_sasl_password
+    return faust.SASLCredentials(
+        username=settings.kafka_sasl_username,
+        password=password.get_secret_value() if password else None,
+    )
+
+
+def create_app(settings: Settings, bootstrap: str, hook: RuleHook | None = None) -> Any:
+    """The worker's Faust app. ``hook`` is the rule engine (default: no rules).
+
+    The app id is the topic prefix, so each deployment (and each test) gets its own
+    consumer group and changelog topics.
+    """
+    app = faust.App(
+        settings.topic_prefix,
+        broker=broker_urls(bootstrap),
+        broker_credentials=_credentials(settings),
+        store="memory://",
+        datadir=str(settings.home / "worker"),
+        web_bind=settings.web_host,
+        web_host=settings.web_host,
+        web_port=settings.web_port,
+        topic_replication_factor=settings.replication_factor,
+        topic_partitions=1,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+    # One partition, like the events topic that changes them (Faust requires the two
+    # to be co-partitioned); default None so a missing key reads as None via .get. The
+    # producer's partitioner (always partition 0) lets the tick timer write the engine's
+    # tables outside an event.
+    tables = {
+        name: app.Table(name, default=None, partitions=1, use_partitioner=True)
+        for name in TABLE_NAMES
+    }
+    rt = Runtime(topics=Topics(settings.topic_prefix), tables=tables, hook=hook or NoRules())
+    register_agents(app, rt, settings.topic_partitions, settings.timezone)
+    register_views(app, rt)
+    return app

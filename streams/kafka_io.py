@@ -1,0 +1,178 @@
+"""kafka-python clients for the command line: create topics, produce files, read topics.
+
+The worker itself talks to Kafka through Faust (aiokafka); these are the synchronous
+clients of ``orderhub topics | produce | alerts | dlq`` and of the tests.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from orderhub.settings import Settings
+from streams.exceptions import StreamsError
+from streams.models import EVENT_FAMILY
+from streams.topics import FAMILIES, Topics, routing_key
+
+
+def client_config(settings: Settings, bootstrap: str) -> dict[str, Any]:
+    """Connection options shared by every kafka-python client."""
+    config: dict[str, Any] = {"bootstrap_servers": bootstrap.split(",")}
+    if settings.kafka_sasl_username is not None:
+        password = settings.kafka_sasl_password
+        config.update(
+            security_protocol="SASL_PLAINTEXT",
+            sasl_mechanism="PLAIN",
+            sasl_plain_username=settings.kafka_sasl_username,
+            sasl_plain_password=password.get_secret_value() if password else "",
+        )
+    return config
+
+
+def create_topics(settings: Settings, bootstrap: str) -> list[str]:
+    """Create every OrderHub topic that does not exist yet; return the names created."""
+    created = []
+    admin = KafkaAdminClient(**client_config(settings, bootstrap))
+    try:
+        for spec in Topics(settings.topic_prefix).specs(settings.topic_partitions):
+            options = {
+                "num_partitions": spec.partitions,
+                "replication_factor": settings.replication_factor,
+            }
+            try:
+                admin.create_topics({spec.name: options}, wait_for_metadata=True)
+            except TopicAlreadyExistsError:
+                continue  # idempotent: a second start or a second worker
+            created.append(spec.name)
+    except KafkaError as exc:
+        raise StreamsError(f"cannot create topics on {bootstrap}: {exc}") from exc
+    finally:
+        admin.close()
+    return created
+
+
+# --- producing files ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Routed:
+    topic: str
+    key: bytes | None
+    value: bytes
+
+
+def route_line(line: bytes, topics: Topics, fallback: str) -> Routed:
+    """Where one JSON line goes: its type's family topic, keyed by its business key.
+
+    The producer never validates data away: a line that is not JSON, not an object or has
+    no known type is sent as it is to ``fallback``, and the worker dead-letters it.
+    """
+    try:
+        data = json.loads(line)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return Routed(fallback, None, line)
+    if not isinstance(data, dict):
+        return Routed(fallback, None, line)
+    type_name = data.get("type")
+    family = EVENT_FAMILY.get(type_name) if isinstance(type_name, str) else None
+    key = routing_key(data, family)
+    topic = topics.family(family) if family is not None else fallback
+    return Routed(topic, key.encode("utf-8") if key else None, line)
+
+
+def resolve_topic(topics: Topics, name: str) -> str:
+    """A family name ("orders") or a full topic name, as a full topic name."""
+    return topics.family(name) if name in FAMILIES else name
+
+
+def produce_lines(
+    settings: Settings, bootstrap: str, lines: Iterable[bytes], topic: str | None
+) -> Counter[str]:
+    """Send every non-empty line; ``topic`` forces one topic. Returns records per topic."""
+    topics = Topics(settings.topic_prefix)
+    fallback = resolve_topic(topics, topic) if topic else topics.family("orders")
+    sent: Counter[str] = Counter()
+    producer = KafkaProducer(**client_config(settings, bootstrap), acks="all", linger_ms=5)
+    try:
+        for line in lines:
+            line = line.strip()
+            if not line:
+                continue
+            routed = route_line(line, topics, fallback)
+            target = fallback if topic else routed.topic
+            producer.send(target, key=routed.key, value=routed.value)
+            sent[target] += 1
+        producer.flush()
+    except KafkaError as exc:
+        raise StreamsError(f"cannot produce to {bootstrap}: {exc}") from exc
+    finally:
+        producer.close()
+    return sent
+
+
+# --- reading topics ----------------------------------------------------------------------
+
+
+def _partitions(consumer: Any, topic: str) -> list[Any]:
+    parts = consumer.partitions_for_topic(topic)
+    if not parts:
+        raise StreamsError(f"topic {topic} does not exist (is the worker started?)")
+    return [TopicPartition(topic, p) for p in sorted(parts)]
+
+
+def read_topic(
+    settings: Settings, bootstrap: str, topic: str, seconds: float, from_beginning: bool
+) -> Iterator[Any]:
+    """Records of ``topic`` for ``seconds``: from its start or only the new ones."""
+    consumer = KafkaConsumer(**client_config(settings, bootstrap), enable_auto_commit=False)
+    try:
+        tps = _partitions(consumer, topic)
+        consumer.assign(tps)
+        if from_beginning:
+            consumer.seek_to_beginning(*tps)
+        else:
+            consumer.seek_to_end(*tps)
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            batch = consumer.poll(timeout_ms=int(min(left, 1.0) * 1000))
+            for records in batch.values():
+                yield from records
+    finally:
+        consumer.close()
+
+
+def end_offsets(settings: Settings, bootstrap: str, topics: Iterable[str]) -> dict[str, int]:
+    """End offset per "topic[partition]"."""
+    consumer = KafkaConsumer(**client_config(settings, bootstrap), enable_auto_commit=False)
+    try:
+        tps = [tp for topic in topics for tp in _partitions(consumer, topic)]
+        ends = consumer.end_offsets(tps)
+        return {f"{tp.topic}[{tp.partition}]": int(offset) for tp, offset in ends.items()}
+    finally:
+        consumer.close()
+
+
+def committed_offsets(
+    settings: Settings, bootstrap: str, group: str, topics: Iterable[str]
+) -> dict[str, int]:
+    """The group's committed offset per "topic[partition]" (absent when none)."""
+    consumer = KafkaConsumer(
+        **client_config(settings, bootstrap), group_id=group, enable_auto_commit=False
+    )
+    try:
+        found = {}
+        for topic in topics:
+            for tp in _partitions(consumer, topic):
+                offset = consumer.committed(tp)
+                if offset is not None:
+                    found[f"{tp.topic}[{tp.partition}]"] = int(offset)
+        return found
+    finally:
+        consumer.close()

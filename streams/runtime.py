@@ -1,0 +1,36 @@
+"""What the agents, the timer and the web views of one worker share."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from streams.hooks import RuleHook
+from streams.topics import Topics
+
+
+@dataclass
+class Progress:
+    """Per topic-partition, the offset after the last record the worker fully handled.
+
+    "Fully handled" means forwarded and acknowledged by the broker (ingest), or applied to
+    the tables with its alerts sent (state). ``orderhub tables show --wait`` and the tests
+    compare it with the topics' end offsets to know the worker has caught up.
+    """
+
+    positions: dict[str, dict[int, int]] = field(default_factory=dict)
+
+    def done(self, topic: str, partition: int, offset: int) -> None:
+        partitions = self.positions.setdefault(topic, {})
+        partitions[partition] = max(partitions.get(partition, 0), offset + 1)
+
+
+@dataclass
+class Runtime:
+    """One worker's topics, Faust tables (by ``streams.state.TABLE_NAMES``) and rule hook."""
+
+    topics: Topics
+    tables: Mapping[str, Any]
+    hook: RuleHook
+    progress: Progress = field(default_factory=Progress)

@@ -1,0 +1,49 @@
+"""The worker's web views: the live tables as JSON, and a health check.
+
+``orderhub tables show`` and the integration tests read the tables here, so what they see
+is what the worker holds, not a second computation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from streams.runtime import Runtime
+from streams.state import TABLE_NAMES, public
+
+
+def health(app: Any, rt: Runtime) -> dict[str, Any]:
+    """Ready once the tables are recovered and the events topic is assigned to us."""
+    assigned = sorted(f"{tp.topic}[{tp.partition}]" for tp in app.consumer.assignment())
+    recovered = bool(app.tables.recovery.completed.is_set())
+    has_events = any(name.startswith(f"{rt.topics.events}[") for name in assigned)
+    return {
+        "ready": recovered and has_events,
+        "recovered": recovered,
+        "assigned": assigned,
+        "progress": {
+            topic: {str(p): pos for p, pos in parts.items()}
+            for topic, parts in rt.progress.positions.items()
+        },
+    }
+
+
+def register_views(app: Any, rt: Runtime) -> None:
+    """Define ``/healthz``, ``/tables/`` and ``/tables/{name}/`` on ``app``."""
+
+    @app.page("/healthz")  # type: ignore[untyped-decorator]
+    async def healthz(view: Any, request: Any) -> Any:
+        status = health(app, rt)
+        return view.json(status, status=200 if status["ready"] else 503)
+
+    @app.page("/tables/")  # type: ignore[untyped-decorator]
+    async def list_tables(view: Any, request: Any) -> Any:
+        return view.json({"tables": {name: len(rt.tables[name]) for name in TABLE_NAMES}})
+
+    @app.page("/tables/{name}/")  # type: ignore[untyped-decorator]
+    async def show_table(view: Any, request: Any, name: str) -> Any:
+        table = rt.tables.get(name)
+        if table is None:
+            known = ", ".join(TABLE_NAMES)
+            return view.json({"error": f"no table {name!r}; known: {known}"}, status=404)
+        return view.json({key: public(entry) for key, entry in table.items()})
