@@ -100,7 +100,8 @@ def test_an_event_on_another_familys_topic_is_wrong_topic() -> None:
     dead = _dead(_raw(CONFIRMED), topic="acme.orderhub.inventory")
     assert dead.reason == "wrong_topic"
     assert dead.error == (
-        "order.confirmed is an event of the orders family; acme.orderhub.inventory carries inventory"
+        "order.confirmed is an event of the orders family; "
+        "acme.orderhub.inventory carries inventory"
     )
 
 

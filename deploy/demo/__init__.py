@@ -1,0 +1,1 @@
+"""The demo week of events (``make run``) and its generator."""
