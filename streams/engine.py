@@ -1,0 +1,842 @@
+"""The rule engine: compiled rules judged against events and the passing of time.
+
+Pure: no Faust, Kafka, clock or environment. Time comes in as the event's time
+(``on_event``) or as the caller's clock (``on_tick``). All memory lives in three tables so
+the live worker keeps it in changelog-backed Faust tables (JSON values only):
+
+* ``rule_alerts``  fingerprint -> ``{"status", "seq", "alert"}``: the last status sent, the
+  sequence number that produced it and (while firing) the alert itself, so a later
+  ``resolved`` repeats what fired;
+* ``rule_timers``  ``"RULE|k1=v1|k2=v2"`` -> a deadline watch (see ``_new_watch``); a
+  schedule rule's watch key ends with ``|@<deadline>`` because one region may owe the
+  plans of several months;
+* ``rule_clock``   ``"engine"`` -> ``{"watermark"}`` (the latest time judged) and
+  ``"schedule:RULE"`` -> the rule's current period (see ``_schedule_state``).
+
+Alert ``values`` are JSON-safe and meant for people and for dashboards alike: the rule's
+lets, the trigger event's numbers as ``event.FIELD``, and ``start``/``deadline`` for
+deadline rules. Decimals (money, percent) are exact decimal strings (``"300"``,
+``"0.3"``); durations are texts in the rule language's own units (``"8d 2h 30min"``);
+times and dates are ISO-8601; sets are sorted lists.
+
+A rule whose expression fails at run time (an optional value that is missing, a division
+by zero) does not fire for that evaluation; the failure is counted in ``Engine.errors``
+and logged, and the other rules go on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from dsl.calendar import Calendar
+from dsl.compiled import CompiledRule, Outcome, Tier
+from streams.models import Alert, Event, Penalty, parse_event
+from streams.state import StateView, Table, Tables
+
+log = logging.getLogger(__name__)
+
+
+class EngineError(ValueError):
+    """A rule set the engine cannot run (unknown calendar, rule without an outcome)."""
+
+
+class EvaluationFailed(ValueError):
+    """One rule's expression failed on the data at hand; that evaluation does not fire."""
+
+
+_Step = Callable[["_Rule", Tables, StateView, Event, Mapping[str, Any] | None, int], list[Alert]]
+
+
+# What a compiled expression may raise on data it cannot handle (a missing optional value
+# is None, and None breaks arithmetic and comparisons with TypeError).
+EVAL_ERRORS = (
+    EvaluationFailed,
+    ArithmeticError,
+    AttributeError,
+    LookupError,
+    TypeError,
+    ValueError,
+)
+
+ENGINE_CLOCK = "engine"
+SCHEDULE_TIER = "deadline"  # tier name of a schedule rule written without `tier` blocks
+_CENT = Decimal("0.01")
+# A clock that jumps further than this many schedule periods at once is re-anchored
+# instead of replaying every missed month.
+_MAX_PERIODS_PER_ADVANCE = 120
+
+
+# --- identities and JSON values ----------------------------------------------------------
+
+
+def key_text(key: Mapping[str, str]) -> str:
+    """``"k1=v1|k2=v2"`` in the rule's key order."""
+    return "|".join(f"{name}={value}" for name, value in key.items())
+
+
+def watch_key(rule_id: str, key: Mapping[str, str]) -> str:
+    """The ``rule_timers`` key of a deadline rule's watch: ``"RULE|k1=v1|k2=v2"``."""
+    return f"{rule_id}|{key_text(key)}" if key else rule_id
+
+
+def fingerprint(rule_id: str, tier: str, key: Mapping[str, str]) -> str:
+    """Stable alert identity: sha256 of rule id, tier name and key, first 16 hex digits.
+
+    Event rules have the tier name ``""``.
+    """
+    text = "\n".join((rule_id, tier, key_text(key)))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def duration_text(span: timedelta) -> str:
+    """A duration in the rule language's units: ``"8d 2h 30min"``, ``"45s"``, ``"0min"``."""
+    if span < timedelta(0):
+        return "-" + duration_text(-span)
+    minutes, seconds = divmod(int(span.total_seconds()), 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    parts = [f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "min")) if n]
+    if seconds or not parts:
+        parts.append(f"{seconds}s" if seconds else "0min")
+    return " ".join(parts)
+
+
+def decimal_text(value: Decimal) -> str:
+    """An exact decimal without exponent or trailing zeros: ``"300"``, ``"0.3"``."""
+    text = format(value.normalize(), "f")
+    return "0" if text in ("-0", "") else text
+
+
+def json_value(value: Any) -> Any:
+    """``value`` as JSON-safe data (see the module docstring for the choices)."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, Decimal):
+        return decimal_text(value)
+    if isinstance(value, timedelta):
+        return duration_text(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, time):
+        return value.strftime("%H:%M")
+    if isinstance(value, set | frozenset):
+        return sorted(json_value(v) for v in value)
+    if isinstance(value, list | tuple):
+        return [json_value(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): json_value(v) for k, v in value.items()}
+    return str(value)
+
+
+def _iso(t: datetime) -> str:
+    return t.isoformat()
+
+
+def _time(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+# --- the environment a compiled expression reads ----------------------------------------
+
+
+@dataclass
+class RuleEnv:
+    """One evaluation's view of the world (implements ``dsl.compiled.Env``)."""
+
+    event: Any
+    order: Mapping[str, Any] | None
+    view: Any
+    key: Mapping[str, str]
+    now: datetime
+    calendar: Any
+    start: datetime | None = None
+    deadline: datetime | None = None
+    lets: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """A compiled rule with what the engine derives from it once."""
+
+    rule: CompiledRule
+    calendar: Calendar
+    tiers: tuple[Tier, ...]
+
+
+def _order_of(tables: Tables, event: Event | None) -> Mapping[str, Any] | None:
+    order_id = getattr(event, "order_id", None)
+    return tables["orders"].get(order_id) if isinstance(order_id, str) else None
+
+
+def _event_key(rule: CompiledRule, event: Event, order: Mapping[str, Any] | None) -> dict[str, str]:
+    """The business key of ``event`` for ``rule``; a name the event lacks comes from the
+    order record."""
+    key: dict[str, str] = {}
+    for name in rule.key_fields:
+        value = getattr(event, name, None)
+        if value is None and order is not None:
+            value = order.get(name)
+        if not isinstance(value, str):
+            raise EvaluationFailed(f"{event.type} has no key field {name!r}")
+        key[name] = value
+    return key
+
+
+def _event_numbers(event: Event | None) -> dict[str, Any]:
+    """The trigger's numbers (quantities, amounts) for an alert's values."""
+    if event is None:
+        return {}
+    numbers: dict[str, Any] = {}
+    for name, value in event:
+        if isinstance(value, int | Decimal) and not isinstance(value, bool):
+            numbers[f"event.{name}"] = json_value(value)
+    return numbers
+
+
+def _first_by_name(rules: Iterable[_Rule], types: str) -> dict[str, list[_Rule]]:
+    index: dict[str, list[_Rule]] = {}
+    for prepared in rules:
+        rule = prepared.rule
+        names = {"triggers": rule.triggers, "expect": rule.expect, "cancel_on": rule.cancel_on}
+        for type_name in sorted(names[types]):
+            index.setdefault(type_name, []).append(prepared)
+    return index
+
+
+# --- the engine ---------------------------------------------------------------------------
+
+
+class Engine:
+    """Runs a compiled rule set: ``on_event`` for each event, ``on_tick`` as time passes.
+
+    Rules are indexed once by trigger, expected and cancelling event type. ``seq`` must
+    grow with every event of the stream (the worker passes the events topic's offset): an
+    event seen again with a sequence number that was already judged changes nothing.
+    """
+
+    def __init__(
+        self,
+        rules: Sequence[CompiledRule],
+        calendars: Mapping[str, Calendar],
+        default_calendar: Calendar,
+    ) -> None:
+        prepared = [_prepare(rule, calendars, default_calendar) for rule in rules]
+        ids = Counter(p.rule.id for p in prepared)
+        duplicates = sorted(rule_id for rule_id, n in ids.items() if n > 1)
+        if duplicates:
+            raise EngineError(f"duplicate rule ids: {', '.join(duplicates)}")
+        self.rules: dict[str, _Rule] = {p.rule.id: p for p in prepared}
+        self._on = _first_by_name((p for p in prepared if p.rule.kind == "event"), "triggers")
+        self._after = _first_by_name((p for p in prepared if p.rule.kind == "deadline"), "triggers")
+        self._expect = _first_by_name((p for p in prepared if p.rule.kind != "event"), "expect")
+        self._cancel = _first_by_name((p for p in prepared if p.rule.kind != "event"), "cancel_on")
+        self._schedules = [p for p in prepared if p.rule.kind == "schedule"]
+        self._heap: list[tuple[datetime, str]] = []
+        self._heap_table: Table | None = None
+        self.errors: Counter[str] = Counter()
+        self._warned: set[tuple[str, str]] = set()
+
+    # --- entry points ---------------------------------------------------------------
+
+    def on_event(self, tables: Tables, event: Event, seq: int) -> list[Alert]:
+        """Alerts caused by ``event`` (already applied to ``tables``), at the event's time.
+
+        Deadlines due by the event's time fire first, then the event is judged: expected
+        events end watches, cancelling events end them silently, triggers start them, and
+        event rules fire or resolve.
+        """
+        now = event.event_time
+        alerts = self._advance(tables, now)
+        order = _order_of(tables, event)
+        view = StateView(tables)
+        for prepared in self._expect.get(event.type, ()):
+            alerts += self._guarded(prepared, self._expected, tables, view, event, order, seq)
+        for prepared in self._cancel.get(event.type, ()):
+            alerts += self._guarded(prepared, self._cancelled, tables, view, event, order, seq)
+        for prepared in self._after.get(event.type, ()):
+            alerts += self._guarded(prepared, self._trigger, tables, view, event, order, seq)
+        for prepared in self._on.get(event.type, ()):
+            alerts += self._guarded(prepared, self._judge, tables, view, event, order, seq)
+        # A watch that started already overdue (a `by` deadline in the past) fires now.
+        alerts += self._advance(tables, now)
+        self._note_watermark(tables, now)
+        return alerts
+
+    def on_tick(self, tables: Tables, now: datetime) -> list[Alert]:
+        """Alerts of deadlines and schedules due by ``now`` (aware)."""
+        if now.tzinfo is None:
+            raise EngineError(f"on_tick needs an aware time, got {now.isoformat()}")
+        alerts = self._advance(tables, now)
+        self._note_watermark(tables, now)
+        return alerts
+
+    def watermark(self, tables: Tables) -> datetime | None:
+        """The latest time the engine has judged (from ``rule_clock``), if any."""
+        entry = tables["rule_clock"].get(ENGINE_CLOCK)
+        return _time(entry["watermark"]) if entry else None
+
+    # --- error isolation --------------------------------------------------------------
+
+    def _guarded(
+        self,
+        prepared: _Rule,
+        step: _Step,
+        tables: Tables,
+        view: StateView,
+        event: Event,
+        order: Mapping[str, Any] | None,
+        seq: int,
+    ) -> list[Alert]:
+        """``step`` for one rule; its evaluation errors stay with that rule."""
+        try:
+            result = step(prepared, tables, view, event, order, seq)
+        except EVAL_ERRORS as exc:
+            self._failed(prepared, exc)
+            return []
+        return result
+
+    def _failed(self, prepared: _Rule, exc: Exception) -> None:
+        rule_id = prepared.rule.id
+        self.errors[rule_id] += 1
+        # The first failure of a kind is worth a warning; the rest (the same missing
+        # optional value on every order) would drown the log.
+        kind = (rule_id, type(exc).__name__)
+        level = logging.DEBUG if kind in self._warned else logging.WARNING
+        self._warned.add(kind)
+        log.log(level, "rule %s (%s) not evaluated: %s", rule_id, prepared.rule.source, exc)
+
+    # --- event rules ------------------------------------------------------------------
+
+    def _judge(
+        self,
+        prepared: _Rule,
+        tables: Tables,
+        view: StateView,
+        event: Event,
+        order: Mapping[str, Any] | None,
+        seq: int,
+    ) -> list[Alert]:
+        rule = prepared.rule
+        outcome = _outcome(rule)
+        key = _event_key(rule, event, order)
+        fp = fingerprint(rule.id, "", key)
+        last = tables["rule_alerts"].get(fp)
+        if last is not None and last.get("seq") is not None and int(last["seq"]) >= seq:
+            return []  # this event was judged already (a redelivery)
+        env = RuleEnv(event, order, view, key, event.event_time, prepared.calendar)
+        if rule.where is not None and not rule.where(env):
+            return []
+        _evaluate_lets(outcome, env)
+        if rule.when is None or rule.when(env):
+            alert = _alert(prepared, "", outcome, env, event.event_time, [event.event_id])
+            _remember_firing(tables, alert, seq)
+            return [alert]
+        if last is not None and last["status"] == "firing":
+            resolved = _resolved(last, event.event_time, [event.event_id])
+            tables["rule_alerts"][fp] = {"status": "resolved", "seq": seq}
+            return [resolved]
+        return []
+
+    # --- deadline rules ---------------------------------------------------------------
+
+    def _trigger(
+        self,
+        prepared: _Rule,
+        tables: Tables,
+        view: StateView,
+        event: Event,
+        order: Mapping[str, Any] | None,
+        seq: int,
+    ) -> list[Alert]:
+        rule = prepared.rule
+        key = _event_key(rule, event, order)
+        wkey = watch_key(rule.id, key)
+        old = tables["rule_timers"].get(wkey)
+        if old is not None and (old.get("event_id") == event.event_id or old["seq"] >= seq):
+            return []  # the same start event again: keep the watch and its fired tiers
+        env = RuleEnv(event, order, view, key, event.event_time, prepared.calendar)
+        env.start = event.event_time
+        if rule.where is not None and not rule.where(env):
+            return []
+        deadlines = _tier_deadlines(prepared, env, event.event_time)
+        alerts = self._end_watch(tables, wkey, event) if old is not None else []
+        watch = _new_watch(rule.id, key, event.event_time, deadlines, event, seq)
+        self._store_watch(tables, wkey, watch)
+        return alerts
+
+    def _expected(
+        self,
+        prepared: _Rule,
+        tables: Tables,
+        view: StateView,
+        event: Event,
+        order: Mapping[str, Any] | None,
+        seq: int,
+    ) -> list[Alert]:
+        if prepared.rule.kind == "schedule":
+            return self._schedule_expected(prepared, tables, view, event, order)
+        key = _event_key(prepared.rule, event, order)
+        wkey = watch_key(prepared.rule.id, key)
+        watch = tables["rule_timers"].get(wkey)
+        if watch is None or (watch["seq"] is not None and watch["seq"] >= seq):
+            return []  # nothing to end, or the watch started after this event
+        if not self._satisfies(prepared, watch, view, event, order, key):
+            return []
+        return self._end_watch(tables, wkey, event)
+
+    def _cancelled(
+        self,
+        prepared: _Rule,
+        tables: Tables,
+        view: StateView,
+        event: Event,
+        order: Mapping[str, Any] | None,
+        seq: int,
+    ) -> list[Alert]:
+        key = _event_key(prepared.rule, event, order)
+        if prepared.rule.kind == "schedule":
+            wkeys = _schedule_state(tables, prepared).get("open", {}).get(key_text(key), [])
+        else:
+            wkeys = [watch_key(prepared.rule.id, key)]
+        alerts: list[Alert] = []
+        for wkey in wkeys:
+            watch = tables["rule_timers"].get(wkey)
+            if watch is not None and (watch["seq"] is None or watch["seq"] < seq):
+                alerts += self._end_watch(tables, wkey, event)
+        return alerts
+
+    def _satisfies(
+        self,
+        prepared: _Rule,
+        watch: Mapping[str, Any],
+        view: StateView,
+        event: Event,
+        order: Mapping[str, Any] | None,
+        key: Mapping[str, str],
+    ) -> bool:
+        """``expect … where`` with ``event`` = the candidate and the watch's deadline."""
+        where = prepared.rule.expect_where
+        if where is None:
+            return True
+        env = RuleEnv(event, order, view, key, event.event_time, prepared.calendar)
+        env.start = _time(watch["start"])
+        env.deadline = _time(watch["expect_deadline"])
+        return bool(where(env))
+
+    def _end_watch(self, tables: Tables, wkey: str, event: Event) -> list[Alert]:
+        """Remove a watch; each tier it had fired is resolved by ``event``."""
+        timers = tables["rule_timers"]
+        watch = timers.get(wkey)
+        if watch is None:
+            return []
+        del timers[wkey]
+        if watch.get("schedule_deadline"):
+            _forget_open(tables, self.rules[watch["rule"]], watch, wkey)
+        by = [i for i in (watch.get("event_id"), event.event_id) if i]
+        alerts: list[Alert] = []
+        for tier in watch["fired"]:
+            fp = fingerprint(watch["rule"], tier, watch["key"])
+            last = tables["rule_alerts"].get(fp)
+            if last is not None and last["status"] == "firing":
+                alerts.append(_resolved(last, event.event_time, by))
+                tables["rule_alerts"][fp] = {"status": "resolved", "seq": last.get("seq")}
+        return alerts
+
+    # --- time passing -----------------------------------------------------------------
+
+    def _advance(self, tables: Tables, now: datetime) -> list[Alert]:
+        """Fire every schedule period and watch tier due by ``now``, in time order."""
+        alerts: list[Alert] = []
+        for prepared in self._schedules:
+            self._advance_schedule(tables, prepared, now)
+        timers = tables["rule_timers"]
+        self._ensure_index(timers)
+        while self._heap and self._heap[0][0] <= now:
+            due, wkey = heapq.heappop(self._heap)
+            watch = timers.get(wkey)
+            if watch is None or watch.get("next") is None or _time(watch["next"]) != due:
+                continue  # ended or rescheduled since it was indexed
+            alerts += self._fire_due_tiers(tables, wkey, watch, now)
+        alerts.sort(key=lambda a: a.at)
+        return alerts
+
+    def _fire_due_tiers(
+        self, tables: Tables, wkey: str, watch: dict[str, Any], now: datetime
+    ) -> list[Alert]:
+        prepared = self.rules.get(watch["rule"])
+        if prepared is None:
+            # The rule left the rule set (a reload) after the watch began: drop the watch.
+            del tables["rule_timers"][wkey]
+            return []
+        fired = list(watch["fired"])
+        alerts: list[Alert] = []
+        for tier_name, deadline in _pending(watch):
+            if deadline > now:
+                break
+            fired.append(tier_name)
+            alert = self._fire_tier(tables, prepared, watch, tier_name, deadline)
+            if alert is not None:
+                alerts.append(alert)
+        updated = {**watch, "fired": fired}
+        updated["next"] = _next_deadline(updated)
+        self._store_watch(tables, wkey, updated)
+        return alerts
+
+    def _fire_tier(
+        self,
+        tables: Tables,
+        prepared: _Rule,
+        watch: Mapping[str, Any],
+        tier_name: str,
+        deadline: datetime,
+    ) -> Alert | None:
+        tier = next((t for t in prepared.tiers if t.name == tier_name), None)
+        if tier is None:
+            return None  # the rule was edited and lost this tier
+        try:
+            start_event = parse_event(watch["event"]) if watch.get("event") else None
+            env = RuleEnv(
+                start_event,
+                _order_of(tables, start_event),
+                StateView(tables),
+                dict(watch["key"]),
+                deadline,
+                prepared.calendar,
+                start=_time(watch["start"]),
+                deadline=deadline,
+            )
+            _evaluate_lets(tier.outcome, env)
+            by = [watch["event_id"]] if watch.get("event_id") else []
+            alert = _alert(prepared, tier.name, tier.outcome, env, deadline, by)
+        except EVAL_ERRORS as exc:
+            self._failed(prepared, exc)
+            return None
+        _remember_firing(tables, alert, None)
+        return alert
+
+    # --- schedule rules ---------------------------------------------------------------
+
+    def _advance_schedule(self, tables: Tables, prepared: _Rule, now: datetime) -> None:
+        state = _schedule_state(tables, prepared, now)
+        deadline = _time(state["deadline"])
+        rule_id = prepared.rule.id
+        periods = 0
+        while deadline <= now:
+            periods += 1
+            if periods > _MAX_PERIODS_PER_ADVANCE:
+                log.warning("rule %s: clock jumped to %s; schedule re-anchored", rule_id, now)
+                deadline = _next_schedule_deadline(prepared, now)
+                state = {**state, "satisfied": []}
+                break
+            state = self._close_period(tables, prepared, state, deadline)
+            deadline = _next_schedule_deadline(prepared, deadline)
+            state = {**state, "deadline": _iso(deadline), "satisfied": []}
+        _store_schedule_state(tables, prepared, {**state, "deadline": _iso(deadline)})
+
+    def _close_period(
+        self, tables: Tables, prepared: _Rule, state: dict[str, Any], deadline: datetime
+    ) -> dict[str, Any]:
+        """Open a watch for every region/model that did not deliver by ``deadline``."""
+        schedule = prepared.rule.schedule
+        assert schedule is not None  # only schedule rules get here
+        known = "region_stock" if schedule.for_each == "region" else "stock"
+        satisfied = set(state.get("satisfied", []))
+        open_watches: dict[str, list[str]] = {k: list(v) for k, v in state["open"].items()}
+        start = _previous_schedule_deadline(prepared, deadline)
+        for name in sorted(tables[known].keys()):
+            key: dict[str, str] = {schedule.for_each: name}
+            if key_text(key) in satisfied:
+                continue
+            wkey = f"{watch_key(prepared.rule.id, key)}|@{_iso(deadline)}"
+            env = RuleEnv(None, None, StateView(tables), key, deadline, prepared.calendar)
+            env.start, env.deadline = start, deadline
+            try:
+                deadlines = _tier_deadlines(prepared, env, deadline)
+            except EVAL_ERRORS as exc:
+                self._failed(prepared, exc)
+                continue
+            watch = _new_watch(prepared.rule.id, key, start, deadlines, None, None)
+            watch["schedule_deadline"] = watch["expect_deadline"] = _iso(deadline)
+            self._store_watch(tables, wkey, watch)
+            open_watches.setdefault(key_text(key), []).append(wkey)
+        return {**state, "open": open_watches}
+
+    def _schedule_expected(
+        self,
+        prepared: _Rule,
+        tables: Tables,
+        view: StateView,
+        event: Event,
+        order: Mapping[str, Any] | None,
+    ) -> list[Alert]:
+        """A delivery counts for the current period, and resolves missed earlier ones."""
+        schedule = prepared.rule.schedule
+        assert schedule is not None  # only schedule rules get here
+        value = getattr(event, schedule.for_each, None)
+        if not isinstance(value, str):
+            raise EvaluationFailed(f"{event.type} has no {schedule.for_each}")
+        key: dict[str, str] = {schedule.for_each: value}
+        state = _schedule_state(tables, prepared, event.event_time)
+        alerts: list[Alert] = []
+        for wkey in list(state.get("open", {}).get(key_text(key), [])):
+            watch = tables["rule_timers"].get(wkey)
+            if watch is not None and self._satisfies(prepared, watch, view, event, order, key):
+                alerts += self._end_watch(tables, wkey, event)
+        current = {
+            "start": _iso(_previous_schedule_deadline(prepared, _time(state["deadline"]))),
+            "expect_deadline": state["deadline"],
+        }
+        if self._satisfies(prepared, current, view, event, order, key):
+            state = _schedule_state(tables, prepared, event.event_time)
+            satisfied = sorted({*state.get("satisfied", []), key_text(key)})
+            _store_schedule_state(tables, prepared, {**state, "satisfied": satisfied})
+        return alerts
+
+    # --- the timer index --------------------------------------------------------------
+
+    def _ensure_index(self, timers: Table) -> None:
+        """(Re)build the in-memory deadline heap when handed a different timer table."""
+        if self._heap_table is timers:
+            return
+        self._heap_table = timers
+        self._heap = [(_time(w["next"]), k) for k, w in timers.items() if w.get("next")]
+        heapq.heapify(self._heap)
+
+    def _store_watch(self, tables: Tables, wkey: str, watch: dict[str, Any]) -> None:
+        timers = tables["rule_timers"]
+        self._ensure_index(timers)
+        timers[wkey] = watch
+        if watch.get("next"):
+            heapq.heappush(self._heap, (_time(watch["next"]), wkey))
+
+    def _note_watermark(self, tables: Tables, now: datetime) -> None:
+        current = self.watermark(tables)
+        if current is None or now > current:
+            tables["rule_clock"][ENGINE_CLOCK] = {"watermark": _iso(now)}
+
+
+# --- construction helpers ------------------------------------------------------------------
+
+
+def _prepare(rule: CompiledRule, calendars: Mapping[str, Calendar], default: Calendar) -> _Rule:
+    if rule.calendar is None:
+        calendar = default
+    elif rule.calendar in calendars:
+        calendar = calendars[rule.calendar]
+    else:
+        known = ", ".join(sorted(calendars)) or "none"
+        raise EngineError(
+            f"{rule.source}: rule {rule.id} names unknown calendar "
+            f"{rule.calendar!r} (known: {known})"
+        )
+    tiers = rule.tiers
+    if rule.kind == "event" and rule.outcome is None:
+        raise EngineError(f"{rule.source}: event rule {rule.id} has no outcome")
+    if rule.kind != "event" and not tiers:
+        if rule.outcome is None:
+            raise EngineError(f"{rule.source}: rule {rule.id} has neither tiers nor an outcome")
+        # A schedule rule without `tier` blocks fires once, at the schedule's deadline.
+        tiers = (Tier(name=SCHEDULE_TIER, after=None, by=None, outcome=rule.outcome),)
+    if rule.kind == "schedule" and rule.schedule is None:
+        raise EngineError(f"{rule.source}: schedule rule {rule.id} has no schedule")
+    if rule.kind == "deadline" and any(t.after is None and t.by is None for t in tiers):
+        raise EngineError(f"{rule.source}: deadline rule {rule.id} has a tier without a time")
+    return _Rule(rule, calendar, tiers)
+
+
+def _outcome(rule: CompiledRule) -> Outcome:
+    if rule.outcome is None:
+        raise EngineError(f"{rule.source}: event rule {rule.id} has no outcome")
+    return rule.outcome
+
+
+# --- evaluation helpers --------------------------------------------------------------------
+
+
+def _evaluate_lets(outcome: Outcome, env: RuleEnv) -> None:
+    for name, expr in outcome.lets:
+        env.lets[name] = expr(env)
+
+
+def _penalty(outcome: Outcome, env: RuleEnv) -> Penalty | None:
+    if outcome.penalty is None:
+        return None
+    amount = outcome.penalty.amount(env)
+    who = outcome.penalty.who(env)
+    if amount is None or who is None:
+        raise EvaluationFailed("the penalty's amount or person is missing")
+    return Penalty(amount=Decimal(amount).quantize(_CENT), who=str(who))
+
+
+def _alert(
+    prepared: _Rule,
+    tier: str,
+    outcome: Outcome,
+    env: RuleEnv,
+    at: datetime,
+    triggered_by: list[str],
+) -> Alert:
+    rule = prepared.rule
+    values = {name: json_value(value) for name, value in env.lets.items()}
+    values.update(_event_numbers(env.event))
+    if env.start is not None:
+        values["start"] = _iso(env.start)
+    if env.deadline is not None:
+        values["deadline"] = _iso(env.deadline)
+    message = outcome.message(env)
+    return Alert(
+        fingerprint=fingerprint(rule.id, tier, env.key),
+        rule_id=rule.id,
+        rule_name=rule.name,
+        severity=outcome.severity,
+        status="firing",
+        key=dict(env.key),
+        labels=dict(rule.labels),
+        message=str(message),
+        values=values,
+        triggered_by=triggered_by,
+        at=at,
+        source=rule.source,
+        penalty=_penalty(outcome, env),
+    )
+
+
+def _remember_firing(tables: Tables, alert: Alert, seq: int | None) -> None:
+    tables["rule_alerts"][alert.fingerprint] = {
+        "status": "firing",
+        "seq": seq,
+        "alert": alert.model_dump(mode="json"),
+    }
+
+
+def _resolved(last: Mapping[str, Any], at: datetime, triggered_by: list[str]) -> Alert:
+    """The firing alert ``last`` remembered, now resolved by ``triggered_by`` at ``at``."""
+    fired = Alert.model_validate(last["alert"])
+    return fired.model_copy(update={"status": "resolved", "at": at, "triggered_by": triggered_by})
+
+
+# --- watches -------------------------------------------------------------------------------
+
+
+def _tier_deadlines(prepared: _Rule, env: RuleEnv, base: datetime) -> dict[str, datetime]:
+    """Each tier's deadline: ``base`` + its duration, its ``by`` time, or ``base`` itself."""
+    deadlines: dict[str, datetime] = {}
+    for tier in prepared.tiers:
+        if tier.after is not None:
+            after = tier.after
+            deadline = prepared.calendar.add(base, after.amount, after.business)
+        elif tier.by is not None:
+            deadline = tier.by(env)
+            if not isinstance(deadline, datetime) or deadline.tzinfo is None:
+                raise EvaluationFailed(f"tier {tier.name}: `by` gave {deadline!r}, not a time")
+        else:
+            deadline = base
+        deadlines[tier.name] = deadline
+    return deadlines
+
+
+def _new_watch(
+    rule_id: str,
+    key: Mapping[str, str],
+    start: datetime,
+    deadlines: Mapping[str, datetime],
+    event: Event | None,
+    seq: int | None,
+) -> dict[str, Any]:
+    """A ``rule_timers`` value: JSON only, so Faust can keep it in a changelog."""
+    ordered = sorted(deadlines.items(), key=lambda item: item[1])
+    watch: dict[str, Any] = {
+        "rule": rule_id,
+        "key": dict(key),
+        "start": _iso(start),
+        "seq": seq,
+        "event_id": event.event_id if event else None,
+        "event_type": event.type if event else None,
+        "event": event.model_dump(mode="json") if event else None,
+        "tiers": {name: _iso(t) for name, t in ordered},
+        "fired": [],
+        # `expect … where` sees the first deadline as `deadline`.
+        "expect_deadline": _iso(ordered[0][1]) if ordered else None,
+    }
+    watch["next"] = _next_deadline(watch)
+    return watch
+
+
+def _pending(watch: Mapping[str, Any]) -> list[tuple[str, datetime]]:
+    fired = set(watch["fired"])
+    pending = [(n, _time(t)) for n, t in watch["tiers"].items() if n not in fired]
+    return sorted(pending, key=lambda item: item[1])
+
+
+def _next_deadline(watch: Mapping[str, Any]) -> str | None:
+    pending = _pending(watch)
+    return _iso(pending[0][1]) if pending else None
+
+
+# --- schedules -----------------------------------------------------------------------------
+
+
+def _schedule_clock_key(prepared: _Rule) -> str:
+    return f"schedule:{prepared.rule.id}"
+
+
+def _schedule_state(tables: Tables, prepared: _Rule, now: datetime | None = None) -> dict[str, Any]:
+    """The rule's current period: ``deadline`` (ISO), ``satisfied`` keys and ``open``
+    watches (key -> watch keys of missed earlier deadlines). Begins with the first
+    deadline after ``now``."""
+    entry = tables["rule_clock"].get(_schedule_clock_key(prepared))
+    if entry is not None:
+        return dict(entry)
+    if now is None:
+        return {"deadline": None, "satisfied": [], "open": {}}
+    first = _next_schedule_deadline(prepared, now)
+    return {"deadline": _iso(first), "satisfied": [], "open": {}}
+
+
+def _store_schedule_state(tables: Tables, prepared: _Rule, state: dict[str, Any]) -> None:
+    tables["rule_clock"][_schedule_clock_key(prepared)] = state
+
+
+def _forget_open(tables: Tables, prepared: _Rule, watch: Mapping[str, Any], wkey: str) -> None:
+    state = _schedule_state(tables, prepared)
+    if state.get("deadline") is None:
+        return
+    ktext = key_text(watch["key"])
+    remaining = [k for k in state["open"].get(ktext, []) if k != wkey]
+    open_watches = {k: v for k, v in state["open"].items() if k != ktext}
+    if remaining:
+        open_watches[ktext] = remaining
+    _store_schedule_state(tables, prepared, {**state, "open": open_watches})
+
+
+def _schedule_deadline(prepared: _Rule, year: int, month: int) -> datetime:
+    schedule = prepared.rule.schedule
+    assert schedule is not None  # only schedule rules get here
+    hour, minute = schedule.at
+    return prepared.calendar.monthly_deadline(year, month, schedule.day, time(hour, minute))
+
+
+def _next_schedule_deadline(prepared: _Rule, after: datetime) -> datetime:
+    """The first deadline strictly after ``after``."""
+    local = prepared.calendar.local(after)
+    year, month = local.year, local.month
+    for _ in range(3):
+        deadline = _schedule_deadline(prepared, year, month)
+        if deadline > after:
+            return deadline
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    raise EngineError(f"rule {prepared.rule.id}: no schedule deadline after {after}")
+
+
+def _previous_schedule_deadline(prepared: _Rule, deadline: datetime) -> datetime:
+    local = prepared.calendar.local(deadline)
+    year, month = (local.year - 1, 12) if local.month == 1 else (local.year, local.month - 1)
+    return _schedule_deadline(prepared, year, month)
