@@ -36,7 +36,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from dsl.calendar import Calendar
+from dsl.calendar import DEFAULT_CALENDAR, Calendar
 from dsl.compiled import CompiledRule, Outcome, Tier
 from streams.models import Alert, Event, Penalty, parse_event
 from streams.state import StateView, Table, Tables
@@ -217,6 +217,9 @@ def _first_by_name(rules: Iterable[_Rule], types: str) -> dict[str, list[_Rule]]
 class Engine:
     """Runs a compiled rule set: ``on_event`` for each event, ``on_tick`` as time passes.
 
+    ``default_calendar`` serves the rules that name no calendar: a ``Calendar``, the name
+    of one in ``calendars``, or None for ``dsl.calendar.DEFAULT_CALENDAR``.
+
     Rules are indexed once by trigger, expected and cancelling event type. ``seq`` must
     grow with every event of the stream (the worker passes the events topic's offset): an
     event seen again with a sequence number that was already judged changes nothing.
@@ -226,9 +229,10 @@ class Engine:
         self,
         rules: Sequence[CompiledRule],
         calendars: Mapping[str, Calendar],
-        default_calendar: Calendar,
+        default_calendar: Calendar | str | None = None,
     ) -> None:
-        prepared = [_prepare(rule, calendars, default_calendar) for rule in rules]
+        default = _default_calendar(calendars, default_calendar)
+        prepared = [_prepare(rule, calendars, default) for rule in rules]
         ids = Counter(p.rule.id for p in prepared)
         duplicates = sorted(rule_id for rule_id, n in ids.items() if n > 1)
         if duplicates:
@@ -624,6 +628,20 @@ class Engine:
 
 
 # --- construction helpers ------------------------------------------------------------------
+
+
+def _default_calendar(
+    calendars: Mapping[str, Calendar], default: Calendar | str | None
+) -> Calendar:
+    """The calendar of rules that name none: given, named among ``calendars``, or built in."""
+    if isinstance(default, Calendar):
+        return default
+    if default is None:
+        return DEFAULT_CALENDAR
+    if default not in calendars:
+        known = ", ".join(sorted(calendars)) or "none"
+        raise EngineError(f"unknown default calendar {default!r} (known: {known})")
+    return calendars[default]
 
 
 def _prepare(rule: CompiledRule, calendars: Mapping[str, Calendar], default: Calendar) -> _Rule:

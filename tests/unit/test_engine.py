@@ -410,6 +410,15 @@ def test_unknown_calendar_and_duplicate_ids_are_refused() -> None:
         Engine([sla_rule(calendar="nope")], {}, DEFAULT_CALENDAR)
     with pytest.raises(EngineError, match="duplicate rule ids: CAP-1"):
         Engine([cap_rule(), cap_rule()], {}, DEFAULT_CALENDAR)
+    with pytest.raises(EngineError, match="unknown default calendar 'x'"):
+        Engine([cap_rule()], {}, "x")
+
+
+def test_default_calendar_may_be_named_or_left_out() -> None:
+    calendars = load_calendars(ROOT / "rules" / "calendars")
+    named = Engine([sla_rule()], calendars, "cn-mainland-2026")
+    assert named.rules["SLA-1"].calendar is calendars["cn-mainland-2026"]
+    assert Engine([sla_rule()], calendars).rules["SLA-1"].calendar is DEFAULT_CALENDAR
 
 
 def test_alert_values_are_json_safe() -> None:
