@@ -1,0 +1,616 @@
+"""Text → ``RuleFile`` plus syntax diagnostics (E1xx).
+
+The grammar lives in ``grammar.lark`` (LALR, positions propagated). A file that does not
+parse is split at its `rule` lines and every block is parsed on its own, so that one
+syntax error does not hide the rest of the file: the good blocks still reach the checker.
+Comments are kept out of the tree but collected (for ``fmt``) by a lexer callback.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import (
+    UnexpectedCharacters,
+    UnexpectedEOF,
+    UnexpectedInput,
+    UnexpectedToken,
+    VisitError,
+)
+from lark.tree import Meta
+
+from dsl import ast as a
+from dsl.diagnostics import Diagnostic
+
+
+@dataclass(frozen=True)
+class ParseResult:
+    tree: a.RuleFile
+    diagnostics: tuple[Diagnostic, ...]
+
+
+class _CommentSink:
+    """Where the lexer callback puts comments; swapped per parse under ``_LOCK``."""
+
+    def __init__(self) -> None:
+        self.tokens: list[Token] = []
+
+    def __call__(self, token: Token) -> Token:
+        self.tokens.append(token)
+        return token
+
+
+_SINK = _CommentSink()
+_LOCK = threading.Lock()
+LARK = Lark(
+    (Path(__file__).with_name("grammar.lark")).read_text(encoding="utf-8"),
+    parser="lalr",
+    start=["start", "expr"],
+    propagate_positions=True,
+    maybe_placeholders=True,
+    lexer_callbacks={"COMMENT": _SINK},
+)
+
+
+def _span(file: str, meta: Meta | Token) -> a.Span:
+    line = meta.line or 1
+    col = meta.column or 1
+    end_line = meta.end_line or line
+    end_col = meta.end_column or col + 1
+    return a.Span(file, line, col, end_line, end_col)
+
+
+def unescape(body: str) -> str:
+    r"""The value of a quoted text's body: `\"` is a quote, `\\` a backslash."""
+    return re.sub(r"\\(.)", r"\1", body)
+
+
+def _durations_count(token: Token) -> int:
+    return int(re.match(r"\d+", str(token)).group())  # type: ignore[union-attr]
+
+
+@v_args(meta=True)
+class _ToAst(Transformer[Token, Any]):
+    """Lark tree → ``dsl.ast``. Problems with literal values become diagnostics here."""
+
+    def __init__(self, file: str, parse_expr: Callable[[str, int, int], a.Expr | None]) -> None:
+        super().__init__()
+        self.file = file
+        self.diags: list[Diagnostic] = []
+        self._parse_expr = parse_expr
+
+    def _s(self, meta: Meta | Token) -> a.Span:
+        return _span(self.file, meta)
+
+    def _error(self, code: str, message: str, where: Meta | Token, hint: str | None) -> None:
+        self.diags.append(Diagnostic(code, message, self._s(where), hint))
+
+    # --- file and rules
+    def start(self, meta: Meta, items: list[Any]) -> list[Any]:
+        return items
+
+    def file_calendar(self, meta: Meta, c: list[Any]) -> a.FileCalendar:
+        return a.FileCalendar(self._text(c[0]), self._s(meta))
+
+    def rule(self, meta: Meta, c: list[Any]) -> a.Rule:
+        ident = a.Ident(str(c[0]), self._s(c[0]))
+        return a.Rule(ident, self._text(c[1]), tuple(c[2:]), self._s(meta))
+
+    def _text(self, token: Token) -> a.Text:
+        return a.Text(unescape(str(token)[1:-1]), self._s(token))
+
+    def _ident(self, token: Token) -> a.Ident:
+        return a.Ident(str(token), self._s(token))
+
+    # --- clauses
+    def severity(self, meta: Meta, c: list[Any]) -> a.SeverityClause:
+        return a.SeverityClause(self._ident(c[0]), self._s(meta))
+
+    def label(self, meta: Meta, c: list[Any]) -> a.LabelClause:
+        return a.LabelClause(self._ident(c[0]), self._text(c[1]), self._s(meta))
+
+    def calendar(self, meta: Meta, c: list[Any]) -> a.CalendarClause:
+        return a.CalendarClause(self._text(c[0]), self._s(meta))
+
+    def on(self, meta: Meta, c: list[Any]) -> a.OnClause:
+        return a.OnClause(c[0], self._s(meta))
+
+    def after(self, meta: Meta, c: list[Any]) -> a.AfterClause:
+        return a.AfterClause(c[0], self._s(meta))
+
+    def cancel(self, meta: Meta, c: list[Any]) -> a.CancelClause:
+        return a.CancelClause(c[0], self._s(meta))
+
+    def every(self, meta: Meta, c: list[Any]) -> a.EveryClause:
+        day = a.Number(Decimal(str(c[0])), str(c[0]), self._s(c[0]))
+        return a.EveryClause(day, self.time_of_day(c[1], [c[1]]), self._s(meta))
+
+    def for_each(self, meta: Meta, c: list[Any]) -> a.ForEachClause:
+        return a.ForEachClause(self._ident(c[0]), self._s(meta))
+
+    def where(self, meta: Meta, c: list[Any]) -> a.WhereClause:
+        return a.WhereClause(c[0], self._s(meta))
+
+    def when(self, meta: Meta, c: list[Any]) -> a.WhenClause:
+        return a.WhenClause(c[0], self._s(meta))
+
+    def let(self, meta: Meta, c: list[Any]) -> a.LetClause:
+        return a.LetClause(self._ident(c[0]), c[1], self._s(meta))
+
+    def expect(self, meta: Meta, c: list[Any]) -> a.ExpectClause:
+        types, where, tail = c
+        within = tail if isinstance(tail, a.DurationLit) else None
+        by = tail.inner if isinstance(tail, _By) else None
+        return a.ExpectClause(types, where, within, by, self._s(meta))
+
+    def expect_where(self, meta: Meta, c: list[Any]) -> a.Expr:
+        return c[0]  # type: ignore[no-any-return]
+
+    def within(self, meta: Meta, c: list[Any]) -> a.DurationLit:
+        return c[0]  # type: ignore[no-any-return]
+
+    def by(self, meta: Meta, c: list[Any]) -> _By:
+        return _By(c[0])
+
+    def tier(self, meta: Meta, c: list[Any]) -> a.TierClause:
+        return a.TierClause(c[0], tuple(c[1:]), self._s(meta))
+
+    def key(self, meta: Meta, c: list[Any]) -> a.KeyClause:
+        return a.KeyClause(tuple(self._ident(t) for t in c), self._s(meta))
+
+    def message(self, meta: Meta, c: list[Any]) -> a.MessageClause:
+        return a.MessageClause(self._template(c[0]), self._s(meta))
+
+    def penalty(self, meta: Meta, c: list[Any]) -> a.PenaltyClause:
+        return a.PenaltyClause(c[0], c[1], self._s(meta))
+
+    def event_types(self, meta: Meta, c: list[Any]) -> tuple[a.EventType, ...]:
+        return tuple(c)
+
+    def event_type(self, meta: Meta, c: list[Any]) -> a.EventType:
+        return a.EventType(f"{c[0]}.{c[1]}", self._s(meta))
+
+    # --- expressions
+    def _binary(self, op: str, meta: Meta, c: list[Any]) -> a.Binary:
+        return a.Binary(op, c[0], c[-1], self._s(meta))
+
+    def or_op(self, meta: Meta, c: list[Any]) -> a.Binary:
+        return self._binary("or", meta, c)
+
+    def and_op(self, meta: Meta, c: list[Any]) -> a.Binary:
+        return self._binary("and", meta, c)
+
+    def in_op(self, meta: Meta, c: list[Any]) -> a.Binary:
+        return self._binary("in", meta, c)
+
+    def compare(self, meta: Meta, c: list[Any]) -> a.Binary:
+        return self._binary(str(c[1]), meta, c)
+
+    def arith(self, meta: Meta, c: list[Any]) -> a.Binary:
+        return self._binary(str(c[1]), meta, c)
+
+    def not_op(self, meta: Meta, c: list[Any]) -> a.Unary:
+        return a.Unary("not", c[0], self._s(meta))
+
+    def neg(self, meta: Meta, c: list[Any]) -> a.Unary:
+        return a.Unary("-", c[0], self._s(meta))
+
+    def is_present(self, meta: Meta, c: list[Any]) -> a.Presence:
+        return a.Presence(c[0], True, self._s(meta))
+
+    def is_missing(self, meta: Meta, c: list[Any]) -> a.Presence:
+        return a.Presence(c[0], False, self._s(meta))
+
+    def group(self, meta: Meta, c: list[Any]) -> a.Group:
+        return a.Group(c[0], self._s(meta))
+
+    def path(self, meta: Meta, c: list[Any]) -> tuple[str, ...]:
+        return tuple(str(t) for t in c)
+
+    def name(self, meta: Meta, c: list[Any]) -> a.Name:
+        return a.Name(c[0], self._s(meta))
+
+    def lookup(self, meta: Meta, c: list[Any]) -> a.Lookup:
+        return a.Lookup(c[0], c[1], self._s(meta))
+
+    def call(self, meta: Meta, c: list[Any]) -> a.Call:
+        return a.Call(str(c[0]), c[1] or (), self._s(meta))
+
+    def args(self, meta: Meta, c: list[Any]) -> tuple[a.Expr, ...]:
+        return tuple(c)
+
+    # --- literals
+    def number(self, meta: Meta, c: list[Any]) -> a.Number:
+        return a.Number(Decimal(str(c[0])), str(c[0]), self._s(meta))
+
+    def money(self, meta: Meta, c: list[Any]) -> a.Money:
+        return a.Money(Decimal(str(c[0])), str(c[0]), self._s(meta))
+
+    def percent(self, meta: Meta, c: list[Any]) -> a.Percent:
+        return a.Percent(Decimal(str(c[0])) / 100, str(c[0]), self._s(meta))
+
+    def duration(self, meta: Meta, c: list[Any]) -> a.DurationLit:
+        token = c[0]
+        unit = str(token).lstrip("0123456789")
+        return self._duration(_durations_count(token), unit, False, meta)
+
+    def business_duration(self, meta: Meta, c: list[Any]) -> a.DurationLit:
+        count_text, word = str(c[0]), str(c[1]).rstrip("s")
+        if not count_text.isdigit():
+            self._error(
+                "E103",
+                f"a business duration needs a whole number, not {count_text}",
+                c[0],
+                f"write e.g. 2 business {word}s",
+            )
+            count_text = "0"
+        return self._duration(int(count_text), a.BUSINESS_UNITS[word], True, meta)
+
+    def _duration(self, count: int, unit: str, business: bool, meta: Meta) -> a.DurationLit:
+        if count > 100_000:  # beyond timedelta's range for weeks, and beyond any policy
+            self._error("E103", f"duration of {count} is too long", meta, "at most 100000")
+            count = 0
+        return a.DurationLit(count, unit, business, self._s(meta))
+
+    def time_of_day(self, meta: Meta | Token, c: list[Any]) -> a.TimeOfDay:
+        hour, minute = (int(p) for p in str(c[0]).split(":"))
+        if hour > 23 or minute > 59:
+            self._error("E207", f"{c[0]} is not a time of day", meta, "use 00:00 to 23:59")
+            hour, minute = 0, 0
+        return a.TimeOfDay(hour, minute, self._s(meta))
+
+    def text(self, meta: Meta, c: list[Any]) -> a.Text:
+        raw = str(c[0])
+        body = raw[2:-2] if raw.startswith("\\") else raw[1:-1]
+        return a.Text(unescape(body), self._s(meta))
+
+    def true(self, meta: Meta, c: list[Any]) -> a.Bool:
+        return a.Bool(True, self._s(meta))
+
+    def false(self, meta: Meta, c: list[Any]) -> a.Bool:
+        return a.Bool(False, self._s(meta))
+
+    # --- message templates
+    def _template(self, token: Token) -> a.Template:
+        raw = str(token)
+        parts: list[str | a.Expr] = []
+        for piece, offset, closed in _template_pieces(raw[1:-1]):
+            if offset < 0:
+                parts.append(piece)
+                continue
+            col = (token.column or 1) + 1 + offset
+            if not closed:
+                where = a.Span(self.file, token.line or 1, col - 1, token.line or 1, col)
+                hint = "close it with } or write {{ for a literal brace"
+                self.diags.append(Diagnostic("E100", "unclosed { in message", where, hint))
+                continue
+            expr = self._template_expr(piece, token.line or 1, col)
+            if expr is not None:
+                parts.append(expr)
+        return a.Template(raw, tuple(parts), self._s(token))
+
+    def _template_expr(self, text: str, line: int, col: int) -> a.Expr | None:
+        if text.strip() == "":
+            where = a.Span(self.file, line, col - 1, line, col + len(text) + 1)
+            self.diags.append(
+                Diagnostic("E100", "empty {} in message", where, "write {{ for a literal brace")
+            )
+            return None
+        return self._parse_expr(text, line, col)
+
+
+@dataclass(frozen=True)
+class _By:
+    inner: a.Expr
+
+
+def _template_pieces(body: str) -> Iterator[tuple[str, int, bool]]:
+    """Split a template body into (text, -1, True) and (expression, offset, closed) pieces.
+
+    `{{` and `}}` are literal braces; `closed` is False for a `{` without its `}`.
+    """
+    text: list[str] = []
+    i = 0
+    while i < len(body):
+        ch = body[i]
+        if body.startswith("{{", i) or body.startswith("}}", i):
+            text.append(ch)
+            i += 2
+        elif ch == "{":
+            end = _closing_brace(body, i + 1)
+            if text:
+                yield unescape("".join(text)), -1, True
+                text = []
+            yield body[i + 1 : end], i + 1, end < len(body)
+            i = end + 1
+        elif ch == "\\" and i + 1 < len(body):
+            text.append(body[i : i + 2])
+            i += 2
+        else:
+            text.append(ch)
+            i += 1
+    if text:
+        yield unescape("".join(text)), -1, True
+
+
+def _closing_brace(body: str, start: int) -> int:
+    """Index of the `}` that closes an expression (skipping \\"texts\\"), or len(body)."""
+    in_text = False
+    i = start
+    while i < len(body):
+        if body.startswith('\\"', i):
+            in_text = not in_text
+            i += 2
+            continue
+        if body[i] == "}" and not in_text:
+            return i
+        i += 1
+    return len(body)
+
+
+# --- syntax errors -------------------------------------------------------------------------
+
+CLAUSE_KEYWORDS = (
+    "severity", "label", "calendar", "on", "after", "every", "for", "where", "let", "when",
+    "expect", "cancel", "tier", "key", "message", "penalty",
+)  # fmt: skip
+_OPERATORS = {"OR", "AND", "IN", "IS", "COMPARE", "ADD_OP", "MUL_OP", "LSQB", "DOT", "LPAR"}
+_VALUE_STARTS = {
+    "NAME", "NUMBER", "STRING", "TEMPLATE_STRING", "LPAR", "MINUS", "TRUE", "FALSE",
+    "DURATION", "TIME_OF_DAY", "NOT",
+}  # fmt: skip
+_DESCRIBE = {
+    "NAME": "a name",
+    "RULE_ID": "a rule id (letters, digits, - and _)",
+    "STRING": "a text in quotes",
+    "TEMPLATE_STRING": "a text in quotes",
+    "NUMBER": "a number",
+    "INT": "a whole number",
+    "DURATION": "a duration (7d, 1h, 30min, 2w)",
+    "TIME_OF_DAY": "a time of day (15:00)",
+    "COMPARE": "a comparison (=, !=, <, <=, >, >=)",
+    "ADD_OP": "+ or -",
+    "MUL_OP": "* or /",
+    "BUSINESS_UNIT": "hours, days or minutes",
+    "$END": "end of file",
+}
+
+# Common slips, recognised by the parser state they fail in (lark's match_examples). A
+# state match alone is not enough (lark also offers a candidate whose token differs), so
+# each slip also names the token it fails on.
+_SLIP_BODIES: dict[str, list[str]] = {
+    "double_equals": ["when a == b", "when a.b == 1", "where a.b == c", "let x = a == b"],
+    "duration_unit": ["expect a.b within 7 ", "tier 7 { }", "expect a.b, c.d within 1 "],
+}
+_SLIP_TOKENS = {"double_equals": {"EQUAL", "COMPARE"}, "duration_unit": {"RBRACE", "LBRACE"}}
+
+
+def _slip_examples() -> dict[str, list[str]]:
+    # The parser state includes the stack depth: vary what comes before the slip.
+    heads = ['rule A "a" {\n  ', 'rule A "a" {\n  severity info\n  ', 'calendar "c"\nrule A "a" { ']
+    return {
+        label: [head + body + "\n}" for head in heads for body in bodies]
+        for label, bodies in _SLIP_BODIES.items()
+    }
+
+
+_EXAMPLES = _slip_examples()
+_SLIPS: dict[str, tuple[str, str, str]] = {
+    "missing_brace": ("E100", "missing '}' before the next rule", "close the rule above with }"),
+    "double_equals": ("E100", "'==' is not an operator", "compare with a single '=': a = b"),
+    "duration_unit": (
+        "E103",
+        "a duration needs a unit",
+        "write 7d, 3h, 30min, 2w or 2 business days",
+    ),
+}
+
+
+def _terminal_text(lark: Lark, name: str) -> str:
+    if name in _DESCRIBE:
+        return _DESCRIBE[name]
+    term = next((t for t in lark.terminals if t.name == name), None)
+    if term is not None and term.pattern.type == "str":
+        return f"'{term.pattern.value}'"
+    return name.lower()
+
+
+def _expected_text(lark: Lark, expected: set[str]) -> str:
+    names = set(expected)
+    words: list[str] = []
+    clause_terms = {n for n in names if n.lower() in CLAUSE_KEYWORDS}
+    if len(clause_terms) >= 5:
+        names -= clause_terms
+        words.append("a clause (severity, on, when, key, message, …)")
+    if {"NAME", "NUMBER", "STRING", "LPAR"} <= names:
+        names -= _VALUE_STARTS
+        words.append("a value (a name, number, text, duration, …)")
+    if len(names & _OPERATORS) >= 4:
+        names -= _OPERATORS
+        words.append("an operator")
+    words += sorted({_terminal_text(lark, n) for n in names})
+    if not words:
+        return ""
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _token_text(token: Token) -> str:
+    if token.type == "$END":
+        return "end of file"
+    if token.type in ("NAME", "RULE_ID"):
+        return f"name '{token}'"
+    if token.type == "STRING":
+        return f"text {token}"
+    if str(token).isalpha():
+        return f"keyword '{token}'"
+    return f"'{token}'"
+
+
+def _slip(err: UnexpectedInput, lark: Lark, in_message: bool) -> str | None:
+    if in_message:
+        return None
+    try:
+        label = err.match_examples(lambda s: lark.parse(s, start="start"), _EXAMPLES)
+    except UnexpectedInput:  # pragma: no cover - match_examples re-parses; be safe
+        return None
+    if not isinstance(label, str) or not isinstance(err, UnexpectedToken):
+        return None
+    return label if err.token.type in _SLIP_TOKENS[label] else None
+
+
+def syntax_diagnostic(
+    err: UnexpectedInput, text: str, file: str, lark: Lark, in_message: bool = False
+) -> Diagnostic:
+    """A friendly E1xx diagnostic for a lark parse error."""
+    line, col = err.line, err.column
+    if isinstance(err, UnexpectedCharacters):
+        pos = err.pos_in_stream or 0
+        char = text[pos] if pos < len(text) else ""
+        end = len(text[pos:].split("\n", 1)[0]) + col
+        span = a.Span(file, line, col, line, end if char == '"' else col + 1)
+        if char == '"' and not in_message:
+            return Diagnostic(
+                "E102", "unterminated text", span, 'end the text with " on the same line'
+            )
+        return Diagnostic("E100", f"unexpected character {char!r}", span, None)
+    assert isinstance(err, UnexpectedToken | UnexpectedEOF)
+    token = err.token
+    expected = _expected_text(lark, _expected(err))
+    slip = _slip(err, lark, in_message)
+    if token.type == "$END":
+        span = a.Span(file, token.end_line or line, token.end_column or col,
+                      token.end_line or line, (token.end_column or col) + 1)  # fmt: skip
+        if "RBRACE" in _expected(err) and not in_message:
+            hint = "every rule (and tier) ends with }; close it before the next rule"
+            return Diagnostic("E101", "missing '}' at the end of the rule", span, hint)
+        message = "unexpected end of " + ("expression" if in_message else "file")
+        return Diagnostic("E101", message + (f", expected {expected}" if expected else ""), span)
+    span = _span(file, token)
+    message = f"unexpected {_token_text(token)}" + (f", expected {expected}" if expected else "")
+    if slip is not None:
+        code, what, hint = _SLIPS[slip]
+        return Diagnostic(code, f"{what}: {message}", span, hint)
+    return _refine(token, message, span, text, err, lark)
+
+
+def _refine(
+    token: Token, message: str, span: a.Span, text: str, err: UnexpectedInput, lark: Lark
+) -> Diagnostic:
+    """Hints the example table cannot give: unknown clause, unit slips, misplaced `rule`."""
+    pos = token.start_pos or 0
+    expected = _expected(err)
+    if token.type == "NAME" and pos > 0 and text[pos - 1].isdigit():
+        hint = f"durations are 7d, 3h, 30min, 2w or 2 business days; not '{token}'"
+        return Diagnostic("E103", f"bad duration unit '{token}'", span, hint)
+    clause_keywords = {n for n in expected if n.lower() in CLAUSE_KEYWORDS}
+    if token.type in ("NAME", "RULE_ID") and len(clause_keywords) >= 5:
+        close = difflib.get_close_matches(str(token), CLAUSE_KEYWORDS, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else "clauses: " + ", ".join(CLAUSE_KEYWORDS)
+        return Diagnostic("E100", f"unknown clause '{token}'", span, hint)
+    if token.type == "RULE":
+        code, what, hint = _SLIPS["missing_brace"]
+        return Diagnostic(code, f"{what}: {message}", span, hint)
+    if token.type in ("EQUAL", "COMPARE") and pos > 0 and text[pos - 1] in "=<>!":
+        code, what, hint = _SLIPS["double_equals"]
+        return Diagnostic(code, f"{what}: {message}", span, hint)
+    if expected == {"BUSINESS"}:
+        code, what, hint = _SLIPS["duration_unit"]
+        return Diagnostic(code, f"{what}: {message}", span, hint)
+    return Diagnostic("E100", message, span, None)
+
+
+def _expected(err: UnexpectedInput) -> set[str]:
+    """What the parser could take here: the exact set when lark computed it."""
+    accepts = getattr(err, "accepts", None)
+    return set(accepts or getattr(err, "expected", None) or ())
+
+
+# --- parsing -------------------------------------------------------------------------------
+
+_RULE_LINE = re.compile(r"^[ \t]*rule\b", re.MULTILINE)
+
+
+def _chunks(text: str) -> Iterator[str]:
+    """The file cut before every `rule` line, each chunk padded to keep line numbers."""
+    starts = [0, *(m.start() for m in _RULE_LINE.finditer(text) if m.start() > 0)]
+    for begin, end in zip(starts, [*starts[1:], len(text)], strict=True):
+        yield "\n" * text.count("\n", 0, begin) + text[begin:end]
+
+
+class _FileParser:
+    def __init__(self, text: str, file: str) -> None:
+        self.text = text
+        self.file = file
+        self.diags: list[Diagnostic] = []
+        self.comments: list[a.Comment] = []
+
+    def parse(self) -> ParseResult:
+        items = self._parse_chunk(self.text, report=False)
+        if items is None:
+            # Something is wrong: parse rule by rule so the good rules are still checked.
+            self.comments = []
+            items = []
+            for chunk in _chunks(self.text):
+                items.extend(self._parse_chunk(chunk, report=True) or [])
+        unique = {c.span: c for c in self.comments}
+        comments = tuple(sorted(unique.values(), key=lambda c: c.span))
+        tree = a.RuleFile(self.file, tuple(items), comments)
+        return ParseResult(tree, tuple(self.diags))
+
+    def _parse_chunk(self, chunk: str, report: bool) -> list[a.FileCalendar | a.Rule] | None:
+        transformer = _ToAst(self.file, self._parse_expr)
+        with _LOCK:
+            _SINK.tokens = []
+            try:
+                lark_tree = LARK.parse(chunk, start="start")
+            except UnexpectedInput as err:
+                if report:
+                    self.diags.append(syntax_diagnostic(err, chunk, self.file, LARK))
+                return None
+            finally:
+                self.comments.extend(a.Comment(str(t), _span(self.file, t)) for t in _SINK.tokens)
+        items = _transform(transformer, lark_tree)
+        self.diags.extend(transformer.diags)
+        return list(items)
+
+    def _parse_expr(self, source: str, line: int, col: int) -> a.Expr | None:
+        """An expression inside a message template, at its place in the file."""
+        padded = "\n" * (line - 1) + " " * (col - 1) + source
+        transformer = _ToAst(self.file, self._parse_expr)
+        with _LOCK:
+            _SINK.tokens = []
+            try:
+                lark_tree = LARK.parse(padded, start="expr")
+            except UnexpectedInput as err:
+                self.diags.append(syntax_diagnostic(err, padded, self.file, LARK, in_message=True))
+                return None
+        expr = _transform(transformer, lark_tree)
+        self.diags.extend(transformer.diags)
+        return expr  # type: ignore[no-any-return]
+
+
+def _transform(transformer: _ToAst, tree: Any) -> Any:
+    try:
+        return transformer.transform(tree)
+    except VisitError as err:  # a bug in _ToAst, not in the rule: let it surface unwrapped
+        raise err.orig_exc from err
+
+
+def parse(text: str, file: str = "<string>") -> ParseResult:
+    """Parse rule text. Never raises for bad input: problems are in ``diagnostics``."""
+    return _FileParser(text, file).parse()
+
+
+def parse_expression(text: str, file: str = "<string>") -> tuple[a.Expr | None, list[Diagnostic]]:
+    """One expression (tests, and tools that evaluate a single condition)."""
+    parser = _FileParser(text, file)
+    expr = parser._parse_expr(text, 1, 1)
+    return expr, parser.diags
