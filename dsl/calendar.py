@@ -20,12 +20,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from dsl.errors import DslError
+
 # A calendar without a single working day would make every search below loop forever;
 # ten years without one is certainly a broken calendar.
 _MAX_SEARCH_DAYS = 3660
 
 
-class CalendarError(ValueError):
+class CalendarError(DslError, ValueError):
     """A calendar file that cannot be read, or a question a calendar cannot answer."""
 
 
