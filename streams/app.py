@@ -54,6 +54,9 @@ def create_app(settings: Settings, bootstrap: str, hook: RuleHook | None = None)
         topic_partitions=1,
         key_serializer="raw",
         value_serializer="raw",
+        # A worker that died without leaving the group holds its partitions until the
+        # session times out; 10 s (not Faust's 60) lets a restarted worker resume soon.
+        broker_session_timeout=10.0,
     )
     # One partition, like the events topic that changes them (Faust requires the two
     # to be co-partitioned); default None so a missing key reads as None via .get. The

@@ -102,8 +102,8 @@ def produce_lines(
     producer = KafkaProducer(**client_config(settings, bootstrap), acks="all", linger_ms=5)
     try:
         for line in lines:
-            line = line.strip()
-            if not line:
+            line = line.rstrip(b"\r\n")  # only the line end: the bytes are sent as they are
+            if not line.strip():
                 continue
             routed = route_line(line, topics, fallback)
             target = fallback if topic else routed.topic

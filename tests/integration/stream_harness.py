@@ -1,0 +1,154 @@
+"""A worker subprocess with its own topic prefix, home and web port, for one test."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kafka import KafkaConsumer, TopicPartition
+
+from orderhub.settings import Settings
+from streams.client import WorkerClient
+from streams.kafka_io import client_config, produce_lines
+from streams.models import parse_event
+from streams.state import TABLE_NAMES, apply_event, empty_tables, public
+from streams.topics import Topics
+from streams.worker import wait_caught_up, wait_ready
+
+READY_TIMEOUT = 120.0
+CATCH_UP_TIMEOUT = 60.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Worker:
+    """``python -m streams.worker`` configured through ORDERHUB_* variables."""
+
+    bootstrap: str
+    home: Path
+    prefix: str = field(default_factory=lambda: f"it-{uuid.uuid4().hex[:10]}")
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+            "ORDERHUB_HOME": str(self.home),
+            "ORDERHUB_TOPIC_PREFIX": self.prefix,
+            "ORDERHUB_WEB_PORT": str(self.port),
+        }
+
+    @property
+    def settings(self) -> Settings:
+        return Settings(
+            kafka_bootstrap_servers=self.bootstrap,
+            home=self.home,
+            topic_prefix=self.prefix,
+            web_port=self.port,
+        )
+
+    @property
+    def topics(self) -> Topics:
+        return Topics(self.prefix)
+
+    @property
+    def web(self) -> WorkerClient:
+        return WorkerClient.at("127.0.0.1", self.port)
+
+    def start(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        log = (self.home / "worker.log").open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "streams.worker"],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        log.close()
+        try:
+            wait_ready(self.settings, READY_TIMEOUT, pid=self.process.pid)
+        except Exception:
+            self.stop()
+            raise AssertionError(f"worker did not start; log:\n{self.log_tail()}") from None
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no final commit, no flush."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=30)
+
+    def log_tail(self, lines: int = 60) -> str:
+        path = self.home / "worker.log"
+        text = path.read_text(errors="replace") if path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def publish(self, lines: Iterable[bytes], topic: str | None = None) -> None:
+        produce_lines(self.settings, self.bootstrap, lines, topic)
+
+    def caught_up(self) -> None:
+        try:
+            wait_caught_up(self.settings, self.bootstrap, CATCH_UP_TIMEOUT)
+        except Exception as exc:
+            raise AssertionError(f"{exc}; worker log:\n{self.log_tail()}") from exc
+
+    def table(self, name: str) -> dict[str, Any]:
+        return self.web.table(name)
+
+    def qty(self, name: str) -> dict[str, int]:
+        return {key: int(entry["qty"]) for key, entry in self.table(name).items()}
+
+    def read(self, topic: str, count: int, timeout: float = 30.0) -> list[Any]:
+        """The first ``count`` records of ``topic`` (fails after ``timeout`` s)."""
+        consumer = KafkaConsumer(**client_config(self.settings, self.bootstrap))
+        try:
+            tp = TopicPartition(topic, 0)
+            consumer.assign([tp])
+            consumer.seek_to_beginning(tp)
+            found: list[Any] = []
+            deadline = time.monotonic() + timeout
+            while len(found) < count and time.monotonic() < deadline:
+                for records in consumer.poll(timeout_ms=500).values():
+                    found.extend(records)
+            return found
+        finally:
+            consumer.close()
+
+
+def lines(records: Iterable[Mapping[str, Any]]) -> list[bytes]:
+    return [json.dumps(r).encode() for r in records]
+
+
+def oracle(records: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The tables computed by the pure core alone: every event once, in order."""
+    tables = empty_tables()
+    for seq, record in enumerate(records):
+        apply_event(tables, parse_event(dict(record)), seq)
+    return {name: {k: public(v) for k, v in tables[name].items()} for name in TABLE_NAMES}
