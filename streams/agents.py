@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from streams.ingest import DeadLetter, dead_letter, decode, encode
 from streams.models import EVENT_FAMILY, Alert
@@ -37,7 +35,7 @@ async def _send(topic: Any, key: bytes | None, value: bytes) -> None:
     await pending
 
 
-def register_agents(app: Any, rt: Runtime, input_partitions: int, timezone: str) -> None:
+def register_agents(app: Any, rt: Runtime, input_partitions: int) -> None:
     """Define the ingest agents, the state agent and the tick timer on ``app``."""
     raw = {"key_serializer": "raw", "value_serializer": "raw"}
     events = app.topic(rt.topics.events, partitions=1, **raw)
@@ -82,6 +80,7 @@ def register_agents(app: Any, rt: Runtime, input_partitions: int, timezone: str)
             else:
                 # The offset on the one-partition events topic is the sequence number.
                 apply_event(rt.tables, result, seq=msg.offset)
+                rt.clock.observe(result.event_time)
                 found = _call_hook(rt.hook.on_event, rt.tables, result, msg.offset)
                 if isinstance(found, str):
                     letter = dead_letter("rule_error", found, value, msg.topic, 0, msg.offset)
@@ -98,7 +97,12 @@ def register_agents(app: Any, rt: Runtime, input_partitions: int, timezone: str)
     async def tick() -> None:
         if not app.tables.recovery.completed.is_set():
             return  # rules must not judge half-recovered tables
-        found = _call_hook(rt.hook.on_tick, rt.tables, datetime.now(ZoneInfo(timezone)))
+        # Rules judge event time: the clock is the event-time watermark moving on in real
+        # time (streams.clock), so a replayed week does not look weeks overdue.
+        now = rt.clock.now()
+        if now is None:
+            return  # no event seen since start: nothing to measure time from yet
+        found = _call_hook(rt.hook.on_tick, rt.tables, now)
         if not isinstance(found, str):
             await send_alerts(found)
 

@@ -67,6 +67,6 @@ def create_app(settings: Settings, bootstrap: str, hook: RuleHook | None = None)
         for name in TABLE_NAMES
     }
     rt = Runtime(topics=Topics(settings.topic_prefix), tables=tables, hook=hook or NoRules())
-    register_agents(app, rt, settings.topic_partitions, settings.timezone)
+    register_agents(app, rt, settings.topic_partitions)
     register_views(app, rt)
     return app

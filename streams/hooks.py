@@ -1,9 +1,10 @@
 """The hook the rule engine plugs into the worker.
 
 The worker calls ``on_event`` after every event has been applied to the tables, and
-``on_tick`` every few seconds with the current time (the clock lives in the worker, never
-in the engine). Both return the alerts to publish; the worker sends them to the alerts
-topic keyed by ``Alert.fingerprint``. A hook may keep its own memory in the engine's
+``on_tick`` every few seconds with the current time: the event-time watermark advancing in
+real time (``streams.clock``; the clock lives in the worker, never in the engine). Both
+return the alerts to publish; the worker sends them to the alerts topic keyed by
+``Alert.fingerprint``. A hook may keep its own memory in the engine's
 tables (``rule_timers``, ``rule_alerts``, ``rule_clock``: changelog-backed, so they survive
 a restart) but must not write the tables ``streams.state.apply_event`` owns.
 
@@ -29,7 +30,7 @@ class RuleHook(Protocol):
         ...
 
     def on_tick(self, tables: Tables, now: datetime) -> list[Alert]:
-        """Alerts caused by the passing of time (deadlines, SLAs), at ``now`` (aware)."""
+        """Alerts caused by the passing of time (deadlines, SLAs) up to ``now`` (aware)."""
         ...
 
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from streams.clock import WatermarkClock
 from streams.hooks import RuleHook
 from streams.topics import Topics
 
@@ -28,9 +29,11 @@ class Progress:
 
 @dataclass
 class Runtime:
-    """One worker's topics, Faust tables (by ``streams.state.TABLE_NAMES``) and rule hook."""
+    """One worker's topics, Faust tables (by ``streams.state.TABLE_NAMES``), rule hook and
+    the event-time clock its tick timer reads."""
 
     topics: Topics
     tables: Mapping[str, Any]
     hook: RuleHook
     progress: Progress = field(default_factory=Progress)
+    clock: WatermarkClock = field(default_factory=WatermarkClock)
