@@ -19,10 +19,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dsl.calendar import DEFAULT_CALENDAR, Calendar, CalendarError, load_calendars
 from dsl.compiled import CompiledRule
@@ -81,7 +82,13 @@ class Loaded:
 
 
 class LiveRules:
-    """The worker's ``RuleHook``: rules from ``rules_dir``, the watermark clock, reloads."""
+    """The worker's ``RuleHook``: rules from ``rules_dir``, safe reloads.
+
+    The worker passes the event-time watermark (``streams.clock``) to ``on_tick``. A caller
+    that only has a wall clock gives the hook a ``WatermarkClock`` of its own instead: the
+    hook then feeds it every event and, after a restart, resumes it from the engine's
+    watermark in ``rule_clock``.
+    """
 
     def __init__(
         self,
@@ -97,7 +104,7 @@ class LiveRules:
         self.rules_dir = Path(rules_dir)
         self.calendars_dir = calendars_dir or self.rules_dir / "calendars"
         self.default_calendar = default_calendar
-        self.clock = clock or WatermarkClock(monotonic)
+        self.clock = clock
         self._loader = loader
         self._check_every = check_every
         self._monotonic = monotonic
@@ -108,14 +115,17 @@ class LiveRules:
     # --- the RuleHook protocol ----------------------------------------------------------
 
     def on_event(self, tables: Tables, event: Event, seq: int) -> list[Alert]:
-        """The engine's alerts for ``event``; the event also moves the watermark clock."""
-        self.clock.observe(event.event_time)
+        """The engine's alerts for ``event``; the event also moves the hook's own clock."""
+        if self.clock is not None:
+            self.clock.observe(event.event_time)
         return self.engine.on_event(tables, event, seq)
 
     def on_tick(self, tables: Tables, now: datetime) -> list[Alert]:
-        """Deadlines due by the watermark clock (the worker's wall-clock ``now`` is not
-        used: rules live on event time). Reloads changed rule files first."""
+        """Deadlines due by ``now``, or, when the hook has its own clock, by that clock
+        (then ``now`` is ignored). Reloads changed rule files first."""
         self._reload_if_changed()
+        if self.clock is None:
+            return self.engine.on_tick(tables, now)
         clock_now = self.clock.now()
         if clock_now is None:
             # After a restart, before the first event: carry on from the last time judged.
@@ -208,3 +218,14 @@ class LiveRules:
         self._last_check = now
         if self._files_signature() != self._signature:
             self.reload()
+
+
+def live_rules(rules_dir: Path, timezone: str, loader: Loader = load_rule_files) -> LiveRules:
+    """The worker's hook: the rules of ``rules_dir``; rules that name no calendar get the
+    built-in working week in the deployment's business ``timezone``."""
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise EngineError(f"unknown business time zone {timezone!r}") from exc
+    default = replace(DEFAULT_CALENDAR, zone=zone)
+    return LiveRules(rules_dir, default_calendar=default, loader=loader)

@@ -14,7 +14,8 @@ from dsl.ast import Span
 from dsl.compiled import CompiledRule
 from dsl.diagnostics import Diagnostic
 from streams.clock import WatermarkClock
-from streams.rulehook import LiveRules
+from streams.engine import EngineError
+from streams.rulehook import LiveRules, live_rules
 from streams.state import apply_event, empty_tables
 from tests.unit.engine_rules import at, cap_rule, event, order_event, sla_rule
 
@@ -80,7 +81,20 @@ def rules_dir(tmp_path: Path, **texts: str) -> Path:
 
 
 def hook(directory: Path, mono: FakeTime | None = None) -> LiveRules:
-    return LiveRules(directory, loader=fake_loader, monotonic=mono or FakeTime(), check_every=5)
+    """A hook with its own watermark clock on fake monotonic time."""
+    mono = mono or FakeTime()
+    clock = WatermarkClock(mono)
+    return LiveRules(directory, loader=fake_loader, monotonic=mono, clock=clock, check_every=5)
+
+
+def test_without_a_clock_of_its_own_the_hook_ticks_at_the_given_time(tmp_path: Path) -> None:
+    live = LiveRules(rules_dir(tmp_path, sla="ok"), loader=fake_loader)
+    tables = empty_tables()
+    received = order_event("r1", "order.received", at(2, 10), quantity=1, amount="1")
+    apply_event(tables, received, 1)
+    live.on_event(tables, received, 1)
+    [alert] = live.on_tick(tables, at(2, 12))
+    assert alert.at == at(2, 11)
 
 
 def test_a_bad_file_is_logged_and_the_good_ones_run(
@@ -152,3 +166,10 @@ def test_no_event_ever_means_no_tick(tmp_path: Path) -> None:
     assert live.on_tick(tables, at(2)) == []
     limits = event("l1", "inventory.region_limits", at(1), region="east", reasonable_stock=1)
     assert live.on_event(tables, limits, 1) == []
+
+
+def test_live_rules_uses_the_business_time_zone_for_the_default_calendar(tmp_path: Path) -> None:
+    live = live_rules(rules_dir(tmp_path, sla="ok"), "Europe/Berlin", fake_loader)
+    assert str(live.engine.rules["SLA-1"].calendar.zone) == "Europe/Berlin"
+    with pytest.raises(EngineError, match="unknown business time zone"):
+        live_rules(tmp_path, "Mars/Olympus", fake_loader)
