@@ -158,6 +158,23 @@ def _as_decimal(value: Any) -> Decimal | None:
         return None
 
 
+def _same_text(expected: Any, actual: str, zone: ZoneInfo) -> bool:
+    """An alert value in its JSON text: a duration (``"7d 1min"``), an ISO time, a decimal
+    string (``"30000"``) or plain text."""
+    duration = parse_duration(actual)
+    if duration is not None:
+        return isinstance(expected, str) and parse_duration(expected) == duration
+    if "T" in actual and ":" in actual:
+        try:
+            return parse_time(expected, zone, "value") == datetime.fromisoformat(actual)
+        except (RuleTestError, ValueError):
+            return False
+    want, got = _as_decimal(expected), _as_decimal(actual)
+    if want is not None and got is not None:
+        return want == got
+    return str(expected) == actual
+
+
 def same_value(expected: Any, actual: Any, zone: ZoneInfo) -> bool:
     """Whether an expected YAML value means the value an alert carries.
 
@@ -178,6 +195,8 @@ def same_value(expected: Any, actual: Any, zone: ZoneInfo) -> bool:
             return False
     if isinstance(actual, date):
         return str(expected) == actual.isoformat()
+    if isinstance(actual, str):
+        return _same_text(expected, actual, zone)
     want, got = _as_decimal(expected), _as_decimal(actual)
     if want is not None and got is not None:
         return want == got
@@ -533,7 +552,7 @@ def engine_factory(
     from dsl.loader import load_rules
 
     from dsl.calendar import CalendarError, load_calendars
-    from streams.engine import Engine
+    from streams.engine import Engine, EngineError
 
     swap = {p.resolve(): q for p, q in (replace or {}).items()}
     paths = [swap.get(p.resolve(), p) for p in test.rules]
@@ -546,9 +565,11 @@ def engine_factory(
         calendars = load_calendars(test.calendar_dir) if test.calendar_dir is not None else {}
     except CalendarError as exc:
         raise RuleTestError(f"{test.path}: {exc}") from None
-    default = test.default_calendar
-    if default is None and len(calendars) == 1:
-        default = next(iter(calendars))
+    default = test.default_calendar  # None: the engine's built-in Mon–Fri calendar
+    try:
+        Engine(rules, calendars, default)  # fail here, once, on an unknown calendar
+    except EngineError as exc:
+        raise RuleTestError(f"{test.path}: {exc}") from None
     return lambda: Engine(rules, calendars, default)
 
 

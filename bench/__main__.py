@@ -1,0 +1,54 @@
+"""`python -m bench` (`make bench`): CAP-1 evaluations per second, four ways, one run."""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+
+from bench.cap1 import contenders, disagreements, make_inputs
+from bench.timing import Measurement, measure
+
+TARGET = 0.8  # the compiled rule should reach this fraction of the hand-written speed
+
+
+def _table(results: list[Measurement]) -> str:
+    reference = results[0].ops_per_second
+    rows = [f"{'contender':<28}{'evaluations/s':>16}{'× lambda':>10}"]
+    for r in results:
+        rows.append(f"{r.name:<28}{r.ops_per_second:>16,.0f}{r.ops_per_second / reference:>10.2f}")
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--loops", type=int, default=200, help="passes over the inputs per repeat")
+    parser.add_argument("--repeats", type=int, default=7, help="repeats; the median is reported")
+    parser.add_argument("--events", type=int, default=64, help="distinct order.entered events")
+    args = parser.parse_args(argv)
+
+    inputs = make_inputs(args.events)
+    evaluators = contenders(inputs)
+    problems = disagreements(evaluators, inputs.events)
+    if problems:  # timing contenders that answer differently would compare nothing
+        print("contenders disagree:\n  " + "\n  ".join(problems), file=sys.stderr)
+        return 1
+    fired = sum(evaluators["hand-written lambda"](e) for e in inputs.events)
+    results = [
+        measure(name, evaluate, inputs.events, loops=args.loops, repeats=args.repeats)
+        for name, evaluate in evaluators.items()
+    ]
+    print(
+        f"CAP-1: {len(inputs.events)} order.entered events ({fired} at or over the cap), "
+        f"{args.loops} loops × median of {args.repeats} repeats, "
+        f"Python {platform.python_version()}"
+    )
+    print(_table(results))
+    ratio = results[1].ops_per_second / results[0].ops_per_second
+    verdict = "met" if ratio >= TARGET else "NOT met"
+    print(f"target: compiled ≥ {TARGET:.2f}× the lambda — {verdict} ({ratio:.2f}×)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
