@@ -359,14 +359,37 @@ def _closing_brace(body: str, start: int) -> int:
 # --- syntax errors -------------------------------------------------------------------------
 
 CLAUSE_KEYWORDS = (
-    "severity", "label", "calendar", "on", "after", "every", "for", "where", "let", "when",
-    "expect", "cancel", "tier", "key", "message", "penalty",
-)  # fmt: skip
+    "severity",
+    "label",
+    "calendar",
+    "on",
+    "after",
+    "every",
+    "for",
+    "where",
+    "let",
+    "when",
+    "expect",
+    "cancel",
+    "tier",
+    "key",
+    "message",
+    "penalty",
+)
 _OPERATORS = {"OR", "AND", "IN", "IS", "COMPARE", "ADD_OP", "MUL_OP", "LSQB", "DOT", "LPAR"}
 _VALUE_STARTS = {
-    "NAME", "NUMBER", "STRING", "TEMPLATE_STRING", "LPAR", "MINUS", "TRUE", "FALSE",
-    "DURATION", "TIME_OF_DAY", "NOT",
-}  # fmt: skip
+    "NAME",
+    "NUMBER",
+    "STRING",
+    "TEMPLATE_STRING",
+    "LPAR",
+    "MINUS",
+    "TRUE",
+    "FALSE",
+    "DURATION",
+    "TIME_OF_DAY",
+    "NOT",
+}
 _DESCRIBE = {
     "NAME": "a name",
     "RULE_ID": "a rule id (letters, digits, - and _)",
@@ -486,8 +509,13 @@ def syntax_diagnostic(
     expected = _expected_text(lark, _expected(err))
     slip = _slip(err, lark, in_message)
     if token.type == "$END":
-        span = a.Span(file, token.end_line or line, token.end_column or col,
-                      token.end_line or line, (token.end_column or col) + 1)  # fmt: skip
+        span = a.Span(
+            file,
+            token.end_line or line,
+            token.end_column or col,
+            token.end_line or line,
+            (token.end_column or col) + 1,
+        )
         if "RBRACE" in _expected(err) and not in_message:
             hint = "every rule (and tier) ends with }; close it before the next rule"
             return Diagnostic("E101", "missing '}' at the end of the rule", span, hint)
