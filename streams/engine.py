@@ -38,6 +38,7 @@ from typing import Any
 
 from dsl.calendar import DEFAULT_CALENDAR, Calendar
 from dsl.compiled import CompiledRule, Outcome, Tier
+from dsl.errors import DslError
 from streams.models import Alert, Event, Penalty, parse_event
 from streams.state import StateView, Table, Tables
 
@@ -55,10 +56,12 @@ class EvaluationFailed(ValueError):
 _Step = Callable[["_Rule", Tables, StateView, Event, Mapping[str, Any] | None, int], list[Alert]]
 
 
-# What a compiled expression may raise on data it cannot handle (a missing optional value
-# is None, and None breaks arithmetic and comparisons with TypeError).
+# What a compiled expression may raise on data it cannot handle: the compiler's own errors
+# (``dsl.builtins.Missing`` for a missing optional value, calendar errors), and Python's
+# for a None that slipped into arithmetic or a comparison.
 EVAL_ERRORS = (
     EvaluationFailed,
+    DslError,
     ArithmeticError,
     AttributeError,
     LookupError,

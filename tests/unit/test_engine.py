@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 
 from dsl.calendar import DEFAULT_CALENDAR, load_calendars
 from dsl.compiled import CompiledRule, Duration, Tier
+from dsl.errors import DslError
 from streams.engine import Engine, EngineError, duration_text, fingerprint, json_value
 from streams.models import Penalty
 from tests.unit.engine_rules import (
@@ -102,6 +104,20 @@ def test_a_failing_rule_does_not_stop_the_others() -> None:
     alerts = run.send(entered("e1", 120))
     assert [a.rule_id for a in alerts] == ["CAP-1"]
     assert run.engine.errors == {"BROKEN": 1}
+
+
+def test_a_compiler_error_in_a_let_means_the_rule_does_not_fire() -> None:
+    def missing(env: Any) -> Any:
+        raise DslError("order.stocked_at is missing")
+
+    rule = cap_rule()
+    assert rule.outcome is not None
+    lets = (("waited", missing), *rule.outcome.lets)
+    broken = replace(rule, outcome=replace(rule.outcome, lets=lets))
+    run = Run(broken)
+    run.send(limits("l1"))
+    assert run.send(entered("e1", 120)) == []
+    assert run.engine.errors == {"CAP-1": 1}
 
 
 def test_order_is_none_for_events_without_an_order() -> None:
