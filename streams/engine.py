@@ -19,6 +19,10 @@ deadline rules. Decimals (money, percent) are exact decimal strings (``"300"``,
 ``"0.3"``); durations are texts in the rule language's own units (``"8d 2h 30min"``);
 times and dates are ISO-8601; sets are sorted lists.
 
+Deadlines are inclusive: an expected event exactly at a deadline is in time, and a
+deadline fires once the clock is past it, with ``at`` = the deadline itself (whenever the
+clock notices it). A late expected event first fires the overdue tier, then resolves it.
+
 A rule whose expression fails at run time (an optional value that is missing, a division
 by zero) does not fire for that evaluation; the failure is counted in ``Engine.errors``
 and logged, and the other rules go on.
@@ -256,7 +260,7 @@ class Engine:
     def on_event(self, tables: Tables, event: Event, seq: int) -> list[Alert]:
         """Alerts caused by ``event`` (already applied to ``tables``), at the event's time.
 
-        Deadlines due by the event's time fire first, then the event is judged: expected
+        Deadlines before the event's time fire first, then the event is judged: expected
         events end watches, cancelling events end them silently, triggers start them, and
         event rules fire or resolve.
         """
@@ -278,7 +282,7 @@ class Engine:
         return alerts
 
     def on_tick(self, tables: Tables, now: datetime) -> list[Alert]:
-        """Alerts of deadlines and schedules due by ``now`` (aware)."""
+        """Alerts of deadlines and schedules that ``now`` (aware) is past."""
         if now.tzinfo is None:
             raise EngineError(f"on_tick needs an aware time, got {now.isoformat()}")
         alerts = self._advance(tables, now)
@@ -460,13 +464,13 @@ class Engine:
     # --- time passing -----------------------------------------------------------------
 
     def _advance(self, tables: Tables, now: datetime) -> list[Alert]:
-        """Fire every schedule period and watch tier due by ``now``, in time order."""
+        """Fire every schedule period and watch tier that ``now`` is past, in time order."""
         alerts: list[Alert] = []
         for prepared in self._schedules:
             self._advance_schedule(tables, prepared, now)
         timers = tables["rule_timers"]
         self._ensure_index(timers)
-        while self._heap and self._heap[0][0] <= now:
+        while self._heap and self._heap[0][0] < now:
             due, wkey = heapq.heappop(self._heap)
             watch = timers.get(wkey)
             if watch is None or watch.get("next") is None or _time(watch["next"]) != due:
@@ -486,7 +490,7 @@ class Engine:
         fired = list(watch["fired"])
         alerts: list[Alert] = []
         for tier_name, deadline in _pending(watch):
-            if deadline > now:
+            if deadline >= now:
                 break
             fired.append(tier_name)
             alert = self._fire_tier(tables, prepared, watch, tier_name, deadline)
@@ -536,7 +540,7 @@ class Engine:
         deadline = _time(state["deadline"])
         rule_id = prepared.rule.id
         periods = 0
-        while deadline <= now:
+        while deadline < now:
             periods += 1
             if periods > _MAX_PERIODS_PER_ADVANCE:
                 log.warning("rule %s: clock jumped to %s; schedule re-anchored", rule_id, now)

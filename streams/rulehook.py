@@ -168,18 +168,11 @@ class LiveRules:
             calendars = load_calendars(self.calendars_dir)
         except CalendarError as exc:
             return Loaded((), {}, (str(exc),))
-        files = self.rule_files()
-        rules, diags = self._loader(files)
+        # The loader rejects a file with errors as a whole and returns the other files'
+        # rules, so one bad file does not hide the good ones.
+        rules, diags = self._loader(self.rule_files())
         problems = tuple(describe(d) for d in diags if _is_error(d))
-        if not problems:
-            return Loaded(tuple(rules), calendars, ())
-        # Load again without the files that have errors, so that one bad file does not
-        # hide the good ones (cross-file errors such as a duplicate id stay problems).
-        bad = {Path(d.span.file).resolve() for d in diags if _is_error(d)}
-        good = [p for p in files if p.resolve() not in bad]
-        rules, diags = self._loader(good) if good else ((), ())
-        more = tuple(describe(d) for d in diags if _is_error(d))
-        return Loaded(() if more else tuple(rules), calendars, problems + more)
+        return Loaded(tuple(rules), calendars, problems)
 
     def _engine_keeping_good_rules(self, loaded: Loaded) -> Engine:
         """The first engine: whatever loads runs, and every problem is logged."""

@@ -184,6 +184,14 @@ def test_late_arrival_resolves_and_event_time_fires_due_timers_first() -> None:
     assert resolved.triggered_by == ["r1", "n1"]
 
 
+def test_deadlines_are_inclusive() -> None:
+    run = Run(sla_rule())
+    run.send(received("r1", 2, 10))
+    assert run.tick(at(2, 11)) == []  # exactly the deadline: the step may still come
+    assert run.send(entered("n1", 5, day=2).model_copy(update={"event_time": at(2, 11)})) == []
+    assert run.tick(at(3)) == []
+
+
 def test_cancel_ends_the_watch_silently() -> None:
     run = Run(sla_rule())
     run.send(received("r1", 2, 10))

@@ -139,7 +139,7 @@ def test_on_tick_reloads_changed_files_and_fires_on_the_watermark(tmp_path: Path
     received2 = order_event("r2", "order.received", at(2, 10, 5), oid="O2", quantity=1, amount="1")
     apply_event(tables, received2, 2)
     live.on_event(tables, received2, 2)
-    mono.t += 3600  # one real hour after the latest event
+    mono.t += 3601  # just over one real hour after the latest event
     [alert] = live.on_tick(tables, at(30))
     assert alert.key == {"order_id": "O2"} and alert.at == at(2, 11, 5)
 
@@ -155,7 +155,7 @@ def test_after_a_restart_the_tick_carries_on_from_the_engine_watermark(tmp_path:
     mono = FakeTime()
     restarted = hook(directory, mono)
     assert restarted.on_tick(tables, at(30)) == []  # clock resumes at 10:30
-    mono.t += 3600
+    mono.t += 3601
     [alert] = restarted.on_tick(tables, at(30))
     assert alert.at == at(2, 11)
 
