@@ -22,13 +22,22 @@ from typing import TextIO
 from pydantic import ValidationError
 
 from dsl.calendar import DEFAULT_CALENDAR, CalendarError, load_calendars
+from dsl.diagnostics import render_all
+from dsl.loader import load_rules
 from streams.engine import Engine, EngineError
 from streams.models import Alert, Event, UnknownEventType, parse_event
 from streams.state import apply_event, empty_tables
 
 
 class ReplayError(ValueError):
-    """The rule set or the events file cannot be used; the message says why."""
+    """The rule set or the events file cannot be used; the message says why.
+
+    ``exit_code`` follows the rules commands: 1 the rules have errors, 2 usage or I/O.
+    """
+
+    def __init__(self, message: str, exit_code: int = 2) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 # --- input ---------------------------------------------------------------------------------
@@ -71,23 +80,20 @@ def read_events(
 def load_engine(rules_dir: Path) -> Engine:
     """An engine for ``rules_dir/*.rule`` and ``rules_dir/calendars``; refuses a rule set
     with errors (``ReplayError`` carries the rendered diagnostics)."""
-    from dsl.loader import load_rules
-
-    from dsl.diagnostics import render_all
-
     if not rules_dir.is_dir():
         raise ReplayError(f"{rules_dir}: not a directory of rule files")
     paths = sorted(rules_dir.glob("*.rule"))
-    rules, diags = load_rules(paths)
+    rules, diags = load_rules(paths, rules_dir / "calendars")
     errors = [d for d in diags if d.is_error]
     if errors:
         sources = {str(p): p.read_text(encoding="utf-8") for p in paths}
-        raise ReplayError(f"{rules_dir}: the rules have errors\n{render_all(errors, sources)}")
+        rendered = render_all(errors, sources)
+        raise ReplayError(f"{rules_dir}: the rules have errors\n{rendered}", exit_code=1)
     try:
         calendars = load_calendars(rules_dir / "calendars")
         return Engine(rules, calendars, DEFAULT_CALENDAR)
     except (CalendarError, EngineError) as exc:
-        raise ReplayError(str(exc)) from exc
+        raise ReplayError(str(exc), exit_code=1) from exc
 
 
 # --- running -------------------------------------------------------------------------------
@@ -135,9 +141,11 @@ def _key(alert: Alert) -> str:
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
-    head = "  ".join(c.ljust(w) for c, w in zip(header, widths, strict=True))
-    return "\n".join([head, *lines]).rstrip() + "\n"
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+        for row in [header, *rows]
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def alerts_table(alerts: Sequence[Alert], marks: Sequence[str] | None = None) -> str:

@@ -128,3 +128,49 @@ def test_unreadable_events_file_is_a_replay_error(tmp_path: Path) -> None:
     options = replay.ReplayOptions(tmp_path, tmp_path / "missing.jsonl")
     with pytest.raises(replay.ReplayError, match="cannot read"):
         replay.main(options, io.StringIO(), io.StringIO())
+
+
+# --- with the real rule files (compiler and loader) -------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+RECEIPTS = [
+    order_line("r1", "order.received", at(6, 17, 30), quantity=1, amount="10"),
+    order_line("n1", "order.entered", at(9, 10), quantity=1, amount="10"),
+]
+
+
+def copy_rules(tmp_path: Path, name: str, edit: tuple[str, str] | None = None) -> Path:
+    target = tmp_path / name
+    (target / "calendars").mkdir(parents=True)
+    for src in [*(ROOT / "rules").glob("*.rule"), *(ROOT / "rules/calendars").glob("*.yaml")]:
+        text = src.read_text(encoding="utf-8")
+        if edit is not None and src.name == "sla.rule":
+            text = text.replace(*edit)
+        folder = target / "calendars" if src.suffix == ".yaml" else target
+        (folder / src.name).write_text(text, encoding="utf-8")
+    return target
+
+
+def test_seed_rules_replay_a_late_entry_over_the_weekend() -> None:
+    events, _ = read(RECEIPTS)
+    result = replay.run(replay.load_engine(ROOT / "rules"), events, until=None)
+    sla = [(a.status, a.at) for a in result.alerts if a.rule_id == "SLA-1"]
+    assert sla == [("firing", at(9, 9, 30)), ("resolved", at(9, 10))]
+
+
+def test_compare_a_relaxed_rule_removes_its_alerts(tmp_path: Path) -> None:
+    relaxed = copy_rules(tmp_path, "relaxed", ("within 1 business hour", "within 2 business hours"))
+    events, _ = read(RECEIPTS)
+    base = replay.run(replay.load_engine(ROOT / "rules"), events, until=None)
+    other = replay.run(replay.load_engine(relaxed), events, until=None)
+    added, removed = replay.difference(base, other)
+    assert added == []
+    assert [(a.rule_id, a.status) for a in removed] == [("SLA-1", "firing"), ("SLA-1", "resolved")]
+
+
+def test_a_rule_set_with_errors_is_refused_with_its_diagnostics(tmp_path: Path) -> None:
+    broken = copy_rules(tmp_path, "broken", ("expect order.entered", "expect order.enterd"))
+    with pytest.raises(replay.ReplayError) as info:
+        replay.load_engine(broken)
+    assert info.value.exit_code == 1
+    assert "sla.rule:" in str(info.value) and "E200" in str(info.value)
