@@ -77,7 +77,7 @@ def load_cap1() -> CompiledRule:
     from dsl.loader import load_rules
 
     rules, diagnostics = load_rules([RULES_FILE])
-    errors = [d for d in diagnostics if getattr(d, "severity", "error") == "error"]
+    errors = [d for d in diagnostics if d.is_error]
     if errors:
         raise RuntimeError(f"{RULES_FILE} does not load: {errors}")
     return next(r for r in rules if r.id == "CAP-1")

@@ -105,4 +105,50 @@ def fmt(paths: tuple[Path, ...], check_only: bool) -> None:
     raise SystemExit(EXIT_PROBLEMS if broken or (check_only and changed) else EXIT_OK)
 
 
-RULE_COMMANDS: list[click.Command] = [rules]
+@rules.command("test")
+@_PATHS
+def test(paths: tuple[Path, ...]) -> None:
+    """Run rule unit tests (YAML; default: the tests/ folder of the rules directory).
+
+    Prints `ok` or `FAIL` per case, with the difference between the expected and the
+    produced alerts for a failure, then `N passed, M failed`. Exit 1 if any case failed.
+    """
+    from streams.ruletest import collect, render, run_test_file, summary
+
+    chosen = _paths(paths) if paths else _paths((get_settings().rules_dir / "tests",))
+    files = collect(chosen)
+    if not files:
+        click.echo(f"orderhub rules test: no test files (*.yaml) in {chosen[0]}", err=True)
+        raise SystemExit(EXIT_USAGE)
+    results = []
+    for path in files:
+        for result in run_test_file(path):
+            click.echo(render(result))
+            results.append(result)
+    click.echo(summary(results))
+    raise SystemExit(EXIT_OK if all(r.ok for r in results) else EXIT_PROBLEMS)
+
+
+@click.command("replay")
+@click.option("--rules", "rules_dir", required=True, type=click.Path(path_type=Path))
+@click.argument("events", type=click.Path(path_type=Path))
+@click.option("--compare", type=click.Path(path_type=Path), help="A second rules directory.")
+@click.option("--format", "output", type=click.Choice(["jsonl", "table"]), default="jsonl")
+@click.option("--until", help="Move the clock on to this time at the end (ISO).")
+def replay(
+    rules_dir: Path, events: Path, compare: Path | None, output: str, until: str | None
+) -> None:
+    """Run past events (JSONL) through a rule set on event time; print the alerts."""
+    from streams.replay import ReplayError, ReplayOptions, main, parse_until
+
+    try:
+        end = parse_until(until, get_settings().timezone) if until else None
+        options = ReplayOptions(rules_dir, events, compare, output, end)
+        code = main(options, click.get_text_stream("stdout"), click.get_text_stream("stderr"))
+    except ReplayError as exc:
+        click.echo(f"orderhub replay: {exc}", err=True)
+        raise SystemExit(exc.exit_code) from exc
+    raise SystemExit(code)
+
+
+RULE_COMMANDS: list[click.Command] = [rules, replay]

@@ -162,7 +162,9 @@ def _dropped_types(line: str) -> Iterator[tuple[int, int, str, str]]:
     left out."""
     if line.split()[:1] not in ([w] for w in _TYPE_LISTS):
         return
-    found = list(_EVENT_TYPE.finditer(line))
+    # Only the list itself: `expect X where …` / `within` / `by` may name order fields.
+    listed = re.split(r"\s(?:where|within|by)\s", line, maxsplit=1)[0]
+    found = list(_EVENT_TYPE.finditer(listed))
     if len(found) < 2:
         return
     for i, token in enumerate(found):
@@ -224,7 +226,7 @@ def mutants(text: str) -> Iterator[Mutant]:
         yield from _negations(lines, rule, start, end)
 
 
-def test_files_for(rule_file: Path) -> list[Path]:
+def files_testing(rule_file: Path) -> list[Path]:
     """The YAML test files whose ``rules:`` include ``rule_file``."""
     target = rule_file.resolve()
     return [
@@ -250,7 +252,7 @@ def judge(mutant: Mutant, rule_file: Path, test_files: list[Path]) -> Verdict:
 
 
 def judge_rule_file(rule_file: Path) -> list[Verdict]:
-    test_files = test_files_for(rule_file)
+    test_files = files_testing(rule_file)
     text = rule_file.read_text(encoding="utf-8")
     return [judge(m, rule_file, test_files) for m in mutants(text)]
 
