@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TextIO
+from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
@@ -213,6 +214,16 @@ class ReplayOptions:
     compare: Path | None = None
     format: str = "jsonl"  # "jsonl" | "table"
     until: datetime | None = None
+
+
+def parse_until(text: str, timezone: str) -> datetime:
+    """``--until``: an ISO date-time; without an offset it is in the business ``timezone``
+    (a bare date means its midnight)."""
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise ReplayError(f"--until {text!r}: not a time like 2026-11-30T18:00") from exc
+    return when if when.tzinfo is not None else when.replace(tzinfo=ZoneInfo(timezone))
 
 
 def _read(path: Path, err: TextIO) -> list[tuple[int, Event]]:

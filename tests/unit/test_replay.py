@@ -174,3 +174,36 @@ def test_a_rule_set_with_errors_is_refused_with_its_diagnostics(tmp_path: Path) 
         replay.load_engine(broken)
     assert info.value.exit_code == 1
     assert "sla.rule:" in str(info.value) and "E200" in str(info.value)
+
+
+def test_replay_command_with_until_and_bad_lines(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from orderhub.cli_rules import replay as replay_command
+
+    events_file = tmp_path / "events.jsonl"
+    events_file.write_text("\n".join([*RECEIPTS[:1], "{oops"]) + "\n", encoding="utf-8")
+    args = ["--rules", str(ROOT / "rules"), str(events_file), "--until", "2026-03-09T12:00"]
+    result = CliRunner().invoke(replay_command, args)
+    assert result.exit_code == 0, result.output
+    alerts = [json.loads(text) for text in result.stdout.splitlines()]
+    assert [(a["rule_id"], a["at"]) for a in alerts] == [("SLA-1", "2026-03-09T09:30:00+08:00")]
+    assert f"{events_file}:2: skipped: not JSON" in result.stderr
+
+
+def test_replay_command_exit_codes(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from orderhub.cli_rules import replay as replay_command
+
+    runner = CliRunner()
+    missing = runner.invoke(replay_command, ["--rules", str(ROOT / "rules"), "nope.jsonl"])
+    assert missing.exit_code == 2 and "cannot read" in missing.stderr
+    broken = copy_rules(tmp_path, "broken", ("expect order.entered", "expect order.enterd"))
+    (tmp_path / "e.jsonl").write_text("", encoding="utf-8")
+    bad = runner.invoke(replay_command, ["--rules", str(broken), str(tmp_path / "e.jsonl")])
+    assert bad.exit_code == 1 and "E200" in bad.stderr
+    until = runner.invoke(
+        replay_command, ["--rules", str(ROOT / "rules"), str(tmp_path / "e.jsonl"), "--until", "x"]
+    )
+    assert until.exit_code == 2 and "--until 'x'" in until.stderr
