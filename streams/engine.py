@@ -6,7 +6,8 @@ the live worker keeps it in changelog-backed Faust tables (JSON values only):
 
 * ``rule_alerts``  fingerprint -> ``{"status", "seq", "alert"}``: the last status sent, the
   sequence number that produced it and (while firing) the alert itself, so a later
-  ``resolved`` repeats what fired;
+  ``resolved`` repeats what fired. A deadline tier's entry goes when it resolves; an event
+  rule keeps ``{"status": "resolved", "seq"}`` so a redelivered old event cannot re-fire;
 * ``rule_timers``  ``"RULE|k1=v1|k2=v2"`` -> a deadline watch (see ``_new_watch``); a
   schedule rule's watch key ends with ``|@<deadline>`` because one region may owe the
   plans of several months;
@@ -458,7 +459,8 @@ class Engine:
             last = tables["rule_alerts"].get(fp)
             if last is not None and last["status"] == "firing":
                 alerts.append(_resolved(last, event.event_time, by))
-                tables["rule_alerts"][fp] = {"status": "resolved", "seq": last.get("seq")}
+                # The watch is gone, so nothing can resolve this fingerprint twice.
+                del tables["rule_alerts"][fp]
         return alerts
 
     # --- time passing -----------------------------------------------------------------

@@ -182,6 +182,7 @@ def test_late_arrival_resolves_and_event_time_fires_due_timers_first() -> None:
     assert resolved.fingerprint == fired.fingerprint
     assert resolved.message == fired.message  # the resolved alert repeats what fired
     assert resolved.triggered_by == ["r1", "n1"]
+    assert run.tables["rule_timers"] == {} and run.tables["rule_alerts"] == {}
 
 
 def test_deadlines_are_inclusive() -> None:
