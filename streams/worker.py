@@ -15,7 +15,7 @@ from pathlib import Path
 from orderhub.settings import Settings, get_settings
 from streams.client import WorkerClient, WorkerUnavailable, lagging, retry
 from streams.exceptions import StreamsError, WorkerNotReady
-from streams.hooks import NoRules, RuleHook
+from streams.hooks import RuleHook
 from streams.topics import Topics
 
 
@@ -27,8 +27,10 @@ def bootstrap(settings: Settings) -> str:
 
 
 def rule_hook(settings: Settings) -> RuleHook:
-    """The rule engine the worker runs. No engine is wired yet: no rules, no alerts."""
-    return NoRules()
+    """The rule engine the worker runs: the rule files of ``settings.rules_dir``."""
+    from streams.rulehook import live_rules
+
+    return live_rules(settings.rules_dir, settings.timezone)
 
 
 def run(settings: Settings) -> None:

@@ -20,6 +20,8 @@ pytestmark = pytest.mark.integration
 
 REGIONS = ("north", "east", "south", "west")
 MODELS = ("X1", "X2", "X3")
+# The tables apply_event owns; the rule engine's rule_* tables are not the oracle's.
+CORE_TABLES = tuple(name for name in TABLE_NAMES if not name.startswith("rule_"))
 
 
 def stream(seed: int, orders: int) -> list[dict[str, Any]]:
@@ -87,7 +89,7 @@ def test_a_killed_worker_recovers_to_exactly_the_pure_models_tables(
         worker.publish(lines(records[cut:]))
         worker.caught_up()
         expected = oracle(records)
-        for name in TABLE_NAMES:
+        for name in CORE_TABLES:
             assert worker.table(name) == expected[name], name
     finally:
         worker.stop()
