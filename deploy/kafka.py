@@ -307,17 +307,20 @@ class LocalKafka:
             return UpResult(state, started=True, ready_seconds=time.monotonic() - began)
 
     def down(self, timeout: float = STOP_TIMEOUT_S) -> BrokerState | None:
-        """Stop the broker (SIGTERM, then SIGKILL after ``timeout`` s); None if none ran."""
+        """Stop the broker (SIGTERM, then SIGKILL after ``timeout`` s); None if none ran.
+
+        A state file left by a broker that died is removed too."""
         if not self.state_dir.exists():
             return None
         with self._lock():
             state = BrokerState.load(self.state_file)
             if state is None:
                 return None
-            if pid_alive(state.pid):
+            alive = pid_alive(state.pid)
+            if alive:
                 _terminate(state.pid, timeout)
             self.state_file.unlink(missing_ok=True)
-            return state
+            return state if alive else None
 
     def classpath(self, progress: Progress | None = None) -> str:
         """Kafka's classpath, resolved by Maven once per pom.xml content and cached."""
