@@ -9,6 +9,7 @@ compiler uses the ``types`` map this returns.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -484,7 +485,8 @@ class _RuleChecker:
                 "choose another name",
             )
         scope.lets[name] = ty.required() if ty.name != s.UNKNOWN else ty
-        self.let_spans.setdefault(name, clause.name.span)
+        if ty.name != s.UNKNOWN:  # a let with an error needs no second diagnostic
+            self.let_spans.setdefault(name, clause.name.span)
 
     def _expect(self, clause: a.ExpectClause, scope: Scope) -> None:
         if clause.where is not None:
@@ -669,7 +671,9 @@ class _RuleChecker:
             )
         for i, (arg, ty) in enumerate(zip(e.args, args, strict=True)):
             want = fn.params[min(i, len(fn.params) - 1)]
-            if ty.name not in want and ty.name != s.UNKNOWN:
+            if s.MONTH in want and _is_month_text(arg):
+                self.c.types[arg] = Ty(s.MONTH)
+            elif ty.name not in want and ty.name != s.UNKNOWN:
                 self.c.error(
                     "E203",
                     f"argument {i + 1} of {e.func} must be "
@@ -737,6 +741,10 @@ class _RuleChecker:
         return self._arith(e, left, right)
 
     def _compare(self, e: a.Binary, left: Ty, right: Ty) -> Ty:
+        if {left.name, right.name} == {s.MONTH, s.TEXT} and (
+            _is_month_text(e.left) or _is_month_text(e.right)
+        ):
+            return Ty(s.BOOL)  # "2026-12" written as text is a month
         if left.name != right.name:
             hint = _COMPARE_HINTS.get(frozenset({left.name, right.name}))
             self.c.error("E203", f"cannot compare {left.name} with {right.name}", e.span, hint)
@@ -769,6 +777,13 @@ class _RuleChecker:
         return self._unknown(
             "E203", f"cannot {_VERB[e.op]} {left.name} {_PREP[e.op]} {right.name}", e.span, hint
         )
+
+
+_MONTH_TEXT = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+def _is_month_text(e: a.Expr) -> bool:
+    return isinstance(e, a.Text) and bool(_MONTH_TEXT.match(e.value))
 
 
 _VERB = {"+": "add", "-": "subtract", "*": "multiply", "/": "divide"}

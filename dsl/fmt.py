@@ -232,7 +232,7 @@ def _let_widths(entries: list[_Entry]) -> dict[int, int]:
 
     for entry in entries:
         adjacent = run and entry.first - run[-1].last <= 1
-        if isinstance(entry.node, a.LetClause) and entry.trailing is None and (adjacent or not run):
+        if isinstance(entry.node, a.LetClause) and (adjacent or not run):
             run.append(entry)
         else:
             close()
