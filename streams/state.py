@@ -136,7 +136,8 @@ def _in_transit_delta(order: Entry, event: m.Event) -> int:
         return max(0, event.quantity - int(order["delivered"])) - current
     if isinstance(event, m.OrderDelivered):
         return -min(event.quantity, current)
-    if isinstance(event, m.OrderCancelled | m.OrderRejected):
+    if isinstance(event, m.OrderCancelled | m.OrderRejected | m.OrderPickedUp):
+        # A special order's pick-up from stock is its delivery to the region.
         return -current
     return 0
 
@@ -158,6 +159,9 @@ def _next_order(order: Entry, event: m.OrderEvent | m.Stocked, seq: int) -> Entr
         new["delivered"] = int(order["delivered"]) + event.quantity
         if new["in_transit"] == 0:
             new["status"] = "delivered"
+    elif isinstance(event, m.OrderPickedUp):
+        new["delivered"] = int(order["delivered"]) + int(order["in_transit"])
+        new["status"] = "delivered"
     elif isinstance(event, m.OrderCancelled):
         new["status"] = "cancelled"
     elif isinstance(event, m.OrderRejected):

@@ -58,6 +58,18 @@ def test_delivery_and_cancellation_clear_the_order() -> None:
     assert tables["orders"]["O3"]["status"] == "cancelled"
 
 
+def test_picking_up_a_special_order_ends_its_transit() -> None:
+    events = [
+        order(1, "order.confirmed", "O1", "north", "M1", quantity=4, amount="10", special=True),
+        ev(2, "inventory.stocked", order_id="O1", region="north", model="M1", quantity=4),
+        order(3, "order.picked_up", "O1", "north", "M1"),
+    ]
+    tables = run(events)
+    assert StateView(tables).in_transit_region("north") == 0
+    assert tables["orders"]["O1"]["status"] == "delivered"
+    assert tables["orders"]["O1"]["delivered"] == 4
+
+
 def test_over_delivery_never_makes_in_transit_negative() -> None:
     events = [
         order(1, "order.confirmed", "O1", "north", "M1", quantity=2, amount="10"),
