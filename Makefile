@@ -20,7 +20,7 @@ run: venv
 	$(OH) worker start --detach
 	$(OH) produce deploy/demo/events.jsonl
 	$(OH) tables show in-transit --wait 60
-	$(OH) alerts tail --seconds 15
+	$(OH) alerts tail --from-beginning --seconds 10
 
 stop: venv
 	-$(OH) worker stop
