@@ -106,17 +106,8 @@ def reference_data(week: Week, rng: random.Random) -> None:
                 week_start=MONDAY.isoformat(),
                 quantity=weekly + rng.randint(-5, 10),
             )
-            week.add(
-                f"mp-{key}-2026-11",
-                "plan.monthly",
-                start,
-                "erp",
-                region=region,
-                month="2026-11",
-                model=model,
-                quantity=weekly * 4,
-            )
-    # Two regions hand in December's plan this week, well before the 20th (PLAN-1).
+    # November's plans came in October. Two regions hand in December's plan this week,
+    # well before the 20th; south and west have not yet (PLAN-1 fires on the 20th).
     for region in ("north", "east"):
         for model in MODELS:
             week.add(
