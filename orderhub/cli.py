@@ -35,7 +35,8 @@ def _register() -> None:
 def main() -> None:
     _register()
     try:
-        cli(standalone_mode=False)
+        # standalone_mode=False returns a command's ctx.exit() code instead of exiting.
+        code = cli(standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
@@ -46,3 +47,4 @@ def main() -> None:
     except OrderHubError as exc:
         click.echo(f"orderhub: {exc}", err=True)
         sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
