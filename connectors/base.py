@@ -1,0 +1,139 @@
+"""What every connector shares: the ``Sink`` it publishes through and its dead letters.
+
+A connector decides *where* each record goes (a ``Routed``: topic, key, value) with pure
+code; a ``Sink`` only delivers. ``KafkaSink`` is the real one, ``MemorySink`` the one of
+dry runs and tests.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from connectors.exceptions import PublishError
+from orderhub.settings import Settings
+from streams.ingest import encode
+from streams.kafka_io import Routed, client_config
+from streams.models import EVENT_FAMILY, Event
+from streams.topics import Topics, routing_key
+
+__all__ = [
+    "ConnectorDeadLetter",
+    "KafkaSink",
+    "MemorySink",
+    "Routed",
+    "Sink",
+    "letter_record",
+    "route_event",
+]
+
+# Seconds to wait for the broker's acknowledgement of one batch before giving up on it.
+ACK_TIMEOUT = 30.0
+
+
+class Sink(Protocol):
+    """Where a connector's records go."""
+
+    def publish(self, records: Sequence[Routed]) -> None:
+        """Deliver every record, or raise ``PublishError``; blocks until acknowledged."""
+
+
+class MemorySink:
+    """Keeps what it is given, in order: dry runs and tests."""
+
+    def __init__(self) -> None:
+        self.records: list[Routed] = []
+
+    def publish(self, records: Sequence[Routed]) -> None:
+        self.records.extend(records)
+
+
+class KafkaSink:
+    """kafka-python producer with ``acks=all``: ``publish`` returns once the broker has it all.
+
+    A connector only moves its input on (file to processed/, HTTP 202) after ``publish``
+    returned, so a broker outage keeps the input instead of losing it.
+    """
+
+    def __init__(self, settings: Settings, bootstrap: str) -> None:
+        from kafka import KafkaProducer
+        from kafka.errors import KafkaError
+
+        try:
+            self._producer: Any = KafkaProducer(
+                **client_config(settings, bootstrap), acks="all", linger_ms=5
+            )
+        except KafkaError as exc:
+            raise PublishError(f"cannot connect to Kafka at {bootstrap}: {exc}") from exc
+
+    def publish(self, records: Sequence[Routed]) -> None:
+        from kafka.errors import KafkaError
+
+        try:
+            futures = [self._producer.send(r.topic, key=r.key, value=r.value) for r in records]
+            for future in futures:
+                future.get(timeout=ACK_TIMEOUT)
+        except KafkaError as exc:
+            raise PublishError(f"Kafka did not take {len(records)} record(s): {exc}") from exc
+
+    def close(self) -> None:
+        self._producer.close()
+
+    def __enter__(self) -> KafkaSink:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def route_event(event: Event, topics: Topics) -> Routed:
+    """A valid event's record: its family's input topic, keyed like ``orderhub produce`` keys."""
+    family = EVENT_FAMILY[event.type]
+    key = routing_key(event.model_dump(mode="json"), family)
+    return Routed(topics.family(family), key.encode("utf-8") if key else None, encode(event))
+
+
+class ConnectorDeadLetter(BaseModel):
+    """A rejected input, with the fields of ``streams.ingest.DeadLetter``.
+
+    Its own model because connector reasons (``bad_date``, ``unreadable_file``, ...) are not
+    the worker's ingest reasons. ``topic`` names where the input came from
+    (``file:<name>``), ``offset`` its position there (the CSV row).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    reason: str
+    error: str
+    topic: str
+    partition: int
+    offset: int
+    value_base64: str
+
+    @property
+    def value(self) -> bytes:
+        return base64.b64decode(self.value_base64)
+
+
+def letter_record(
+    topics: Topics, reason: str, error: str, raw: bytes, origin: str, position: int
+) -> Routed:
+    """The dead-letter record of one rejected input, keyed by where it came from."""
+    letter = ConnectorDeadLetter(
+        reason=reason,
+        error=error,
+        topic=origin,
+        partition=0,
+        offset=position,
+        value_base64=base64.b64encode(raw).decode("ascii"),
+    )
+    return Routed(topics.dead_letter, origin.encode("utf-8"), letter.model_dump_json().encode())

@@ -1,0 +1,396 @@
+"""The regional weekly demand plan form (××区域周需求计划表) as ERP systems export it to CSV.
+
+Pure: the file's bytes, its name and when it was received in; ``plan.weekly`` events and
+row rejections out. No file system, clock or Kafka here (``connectors.filedrop`` is the
+shell).
+
+What the exports look like, and so what is accepted:
+
+* UTF-8 with or without a BOM (Excel's "CSV UTF-8"), or GB18030/GBK (Excel's "CSV" on a
+  Chinese Windows); comma-separated.
+* Optional title or note rows above the header, e.g. ``华北区域周需求计划表``.
+* A header row in Chinese or English: 区域/region, 型号/model, 周开始日期 or 周一/week_start,
+  需求数量/quantity. A unit in brackets (``需求数量（台）``) and extra columns (备注) are fine.
+* The region from its column, else from ``--region``, the file name
+  (``华北区域周需求计划表_2026-11-02.csv``) or the title row.
+
+A bad row never stops the file and is never dropped: it becomes a ``Rejection`` with its
+``file:row``, a reason code and the row's text. Only a file no row of which can be read
+(encoding, no header, a required column missing) raises ``UnreadableFile``.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+import unicodedata
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import ValidationError
+
+from connectors.exceptions import UnreadableFile
+from streams.models import WeeklyPlan
+
+RowReason = Literal[
+    "missing_value",  # a required cell is empty
+    "bad_date",  # the week start is not a date
+    "not_monday",  # the week start is a date, but weeks start on Monday (周一)
+    "bad_quantity",  # not a whole, non-negative number
+    "region_mismatch",  # the row's region is not the file's (--region, file name, title)
+    "duplicate_key",  # same region, model and week as an earlier row: which one is meant?
+    "extra_cells",  # more cells than the header: the row's columns are shifted
+    "summary_row",  # 合计/总计/total: a sum, not a model's demand
+    "malformed",  # the csv module cannot read the row (e.g. an oversized field)
+    "invalid",  # a value the event schema refuses (e.g. longer than 128 characters)
+]
+FileReason = Literal["empty", "bad_encoding", "no_header", "missing_column", "duplicate_column"]
+
+# The columns of the form and the header texts that name them (normalised, see _norm).
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "region": ("区域", "销售区域", "region"),
+    "model": ("型号", "产品型号", "model"),
+    "week_start": ("周开始日期", "周一", "week_start", "weekstart"),
+    "quantity": ("需求数量", "数量", "quantity", "qty"),
+}
+REQUIRED = ("model", "week_start", "quantity")
+LABELS = {
+    "region": "区域/region",
+    "model": "型号/model",
+    "week_start": "周开始日期/week_start",
+    "quantity": "需求数量/quantity",
+}
+# Rows above the header we look through for it (a title and a note or two).
+MAX_PREAMBLE_ROWS = 10
+SUMMARY_WORDS = frozenset({"合计", "总计", "小计", "total", "subtotal", "sum"})
+
+_FORM_NAME = re.compile(r"^\s*(?P<region>.+?)\s*(?:区域)?周需求计划表")
+_PLACEHOLDER = re.compile(r"^[×xX*＊]+$")  # the blank form's "××区域"
+_UNIT = re.compile(r"\s*[(（][^)）]*[)）]\s*$")
+_DATE = re.compile(
+    r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?"
+    r"(?:[ T]0{1,2}:00(?::00)?)?$"  # Excel writes a date cell as "2026/11/2 0:00"
+)
+_COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+_QUANTITY = re.compile(r"^([+-]?)(\d{1,3}(?:,\d{3})+|\d+)(?:\.0*)?$")
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A row that did not become an event, and why."""
+
+    file: str
+    row: int  # the row's line in the file, counting from 1 (the spreadsheet row number)
+    reason: RowReason
+    error: str
+    text: str  # the row as it stands in the file
+
+    @property
+    def location(self) -> str:
+        return f"{self.file}:{self.row}"
+
+
+@dataclass(frozen=True)
+class PlanBatch:
+    """Everything one file gave: its events in file order and its rejected rows."""
+
+    file: str
+    events: tuple[WeeklyPlan, ...]
+    rejections: tuple[Rejection, ...]
+
+
+def region_from_name(name: str) -> str | None:
+    """The region a form's name or title gives: "华北区域周需求计划表_2026-11-02.csv" → "华北"."""
+    match = _FORM_NAME.match(name)
+    if match is None or _PLACEHOLDER.match(match["region"]):
+        return None
+    return match["region"]
+
+
+def decode_text(data: bytes, file: str) -> str:
+    """The file's text: UTF-8 (BOM or not) first, as it is unambiguous; else GB18030."""
+    if not data.strip():
+        raise UnreadableFile(file, "empty", "the file is empty")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            text = data.decode("gb18030")
+        except UnicodeDecodeError as exc:
+            raise UnreadableFile(
+                file, "bad_encoding", f"neither UTF-8 nor GB18030 (byte {exc.start})"
+            ) from exc
+    return text.removeprefix("\ufeff")  # GB18030's own BOM decodes to U+FEFF
+
+
+def parse_plan_csv(
+    data: bytes,
+    file: str,
+    received_at: datetime,
+    region: str | None = None,
+    source: str = "erp",
+) -> PlanBatch:
+    """Parse one export into ``plan.weekly`` events and rejections.
+
+    ``file`` is the file's name (not its path: ids must not change when it moves);
+    ``received_at`` is every event's time (the shell passes the file's modification time);
+    ``region`` overrides the file name's and the title's.
+    """
+    if received_at.tzinfo is None:
+        raise ValueError("received_at must be timezone-aware")
+    rows = _Rows(decode_text(data, file))
+    header, title_region = _find_header(rows, file)
+    columns = _columns(header.cells, file)
+    file_region = region or region_from_name(file) or title_region
+    if "region" not in columns and file_region is None:
+        raise UnreadableFile(
+            file,
+            "missing_column",
+            "no 区域/region column, and neither --region, the file name nor a title row "
+            "names the region",
+        )
+    parser = _RowParser(file, columns, len(header.cells), file_region, received_at, source)
+    for row in rows:
+        parser.add(row)
+    return PlanBatch(file, tuple(parser.events), tuple(parser.rejections))
+
+
+# --- reading rows with their line numbers and original text ------------------------------
+
+
+@dataclass(frozen=True)
+class _Row:
+    line: int
+    cells: list[str]
+    text: str
+    error: str | None = None  # the csv module's complaint, when it could not read the row
+
+
+class _Rows:
+    """csv.reader over the text, keeping each row's first line number and original text.
+
+    The reader pulls one line at a time, so the lines taken since the last row are exactly
+    the current row's (several when a quoted cell holds a line break).
+    """
+
+    def __init__(self, text: str) -> None:
+        self._lines = iter(io.StringIO(text, newline=""))
+        self._taken: list[str] = []
+        self._count = 0
+        self._reader = csv.reader(self._pull())
+
+    def _pull(self) -> Iterator[str]:
+        for line in self._lines:
+            self._taken.append(line)
+            self._count += 1
+            yield line
+
+    def __iter__(self) -> Iterator[_Row]:
+        return self
+
+    def __next__(self) -> _Row:
+        first = self._count + 1
+        try:
+            cells = next(self._reader)
+            error = None
+        except csv.Error as exc:
+            cells, error = [], str(exc)
+        # At the end, next() raised StopIteration, which ends this iterator too.
+        text = "".join(self._taken).rstrip("\r\n")
+        self._taken.clear()
+        return _Row(first, cells, text, error)
+
+
+def _norm(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).strip().lower()
+    text = _UNIT.sub("", text)
+    return re.sub(r"[\s\-]+", "_", text)
+
+
+_ALIASES = {_norm(alias): name for name, aliases in COLUMNS.items() for alias in aliases}
+
+
+def _is_header(cells: Sequence[str]) -> bool:
+    return len({_ALIASES[n] for c in cells if (n := _norm(c)) in _ALIASES}) >= 2
+
+
+def _find_header(rows: _Rows, file: str) -> tuple[_Row, str | None]:
+    """The header row, and a region named by a title row above it."""
+    title_region = None
+    for seen, row in enumerate(rows):
+        if _is_header(row.cells):
+            return row, title_region
+        first = next((c for c in row.cells if c.strip()), "")
+        title_region = title_region or region_from_name(first)
+        if seen + 1 >= MAX_PREAMBLE_ROWS:
+            break
+    expected = ", ".join(LABELS.values())
+    raise UnreadableFile(file, "no_header", f"no header row with the columns {expected}")
+
+
+def _columns(cells: Sequence[str], file: str) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for index, cell in enumerate(cells):
+        name = _ALIASES.get(_norm(cell))
+        if name is None:
+            continue  # other columns (序号, 备注, ...) are the ERP's business, not ours
+        if name in found:
+            raise UnreadableFile(
+                file,
+                "duplicate_column",
+                f"two {LABELS[name]} columns ({index + 1} and {found[name] + 1})",
+            )
+        found[name] = index
+    missing = [LABELS[name] for name in REQUIRED if name not in found]
+    if missing:
+        raise UnreadableFile(
+            file, "missing_column", f"no {', '.join(missing)} column; the header is {list(cells)}"
+        )
+    return found
+
+
+# --- one row -------------------------------------------------------------------------------
+
+
+def parse_week_start(text: str) -> date | None:
+    """2026-11-02, 2026/11/2, 2026.11.02, 2026年11月2日, 20261102, "2026/11/2 0:00"."""
+    text = unicodedata.normalize("NFKC", text).strip()
+    match = _DATE.match(text) or _COMPACT_DATE.match(text)
+    if match is None:
+        return None
+    try:
+        return date(int(match[1]), int(match[2]), int(match[3]))
+    except ValueError:
+        return None
+
+
+def parse_quantity(text: str) -> int | None:
+    """A whole number: "120", "1,200", "120.0" (spreadsheets write integers so); else None."""
+    match = _QUANTITY.match(unicodedata.normalize("NFKC", text).strip())
+    if match is None:
+        return None
+    value = int(match[2].replace(",", ""))
+    return -value if match[1] == "-" else value
+
+
+def event_id(file: str, row: int, region: str, model: str, week: date, quantity: int) -> str:
+    """Same file, same row, same values → same id, so a file dropped twice counts once.
+
+    The values are part of it because ERP systems reuse a file name week after week: the
+    next week's row 2 must not pass for a repeat of this week's.
+    """
+    digest = hashlib.sha256(f"{region}|{model}|{week}|{quantity}".encode()).hexdigest()[:10]
+    if len(file) > 80:  # ids are at most 128 characters; keep the name's start readable
+        file = f"{file[:60]}~{hashlib.sha256(file.encode()).hexdigest()[:10]}"
+    return f"csv:{file}:{row}:{digest}"
+
+
+@dataclass
+class _RowParser:
+    file: str
+    columns: dict[str, int]
+    width: int
+    region: str | None
+    received_at: datetime
+    source: str
+    events: list[WeeklyPlan] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+    seen: dict[tuple[str, str, date], int] = field(default_factory=dict)
+
+    def add(self, row: _Row) -> None:
+        if row.error is not None:
+            self._reject(row, [("malformed", f"unreadable CSV row: {row.error}")])
+            return
+        if not any(c.strip() for c in row.cells):
+            return  # a blank spacer row carries nothing to lose
+        result = self._event(row)
+        if isinstance(result, WeeklyPlan):
+            self.events.append(result)
+        else:
+            self._reject(row, result)
+
+    def _reject(self, row: _Row, problems: list[tuple[RowReason, str]]) -> None:
+        # One reason code per row (the first problem), but every problem in the text.
+        error = "; ".join(message for _, message in problems)
+        self.rejections.append(Rejection(self.file, row.line, problems[0][0], error, row.text))
+
+    def _cell(self, row: _Row, name: str) -> str:
+        index = self.columns.get(name)
+        return row.cells[index].strip() if index is not None and index < len(row.cells) else ""
+
+    def _event(self, row: _Row) -> WeeklyPlan | list[tuple[RowReason, str]]:
+        problems: list[tuple[RowReason, str]] = []
+        cells = {name: self._cell(row, name) for name in COLUMNS}
+        if any(_norm(cells[name]) in SUMMARY_WORDS for name in ("region", "model")):
+            return [("summary_row", "a total row (合计/total), not one model's demand")]
+        extra = [c for c in row.cells[self.width :] if c.strip()]
+        if extra:
+            problems.append(
+                ("extra_cells", f"{len(row.cells)} cells under a {self.width}-column header")
+            )
+        for name in REQUIRED:
+            if not cells[name]:
+                problems.append(("missing_value", f"{LABELS[name]} is empty"))
+        region = self._region(cells["region"], problems)
+        week = parse_week_start(cells["week_start"]) if cells["week_start"] else None
+        if cells["week_start"] and week is None:
+            problems.append(
+                (
+                    "bad_date",
+                    f"{LABELS['week_start']} {cells['week_start']!r} is not a date "
+                    "(expected YYYY-MM-DD)",
+                )
+            )
+        if week is not None and week.weekday() != 0:
+            problems.append(
+                ("not_monday", f"{LABELS['week_start']} {week} is a {week:%A}, not a Monday")
+            )
+        quantity = parse_quantity(cells["quantity"]) if cells["quantity"] else None
+        if cells["quantity"] and (quantity is None or quantity < 0):
+            problems.append(
+                (
+                    "bad_quantity",
+                    f"{LABELS['quantity']} {cells['quantity']!r} is not a whole number ≥ 0",
+                )
+            )
+        if problems or region is None or week is None or quantity is None:
+            return problems
+        return self._build(row, region, cells["model"], week, quantity)
+
+    def _region(self, cell: str, problems: list[tuple[RowReason, str]]) -> str | None:
+        if cell and self.region is not None and cell != self.region:
+            problems.append(
+                ("region_mismatch", f"{LABELS['region']} {cell!r} in a plan for {self.region!r}")
+            )
+            return None
+        if not cell and self.region is None:
+            problems.append(("missing_value", f"{LABELS['region']} is empty"))
+            return None
+        return cell or self.region
+
+    def _build(
+        self, row: _Row, region: str, model: str, week: date, quantity: int
+    ) -> WeeklyPlan | list[tuple[RowReason, str]]:
+        key = (region, model, week)
+        earlier = self.seen.get(key)
+        if earlier is not None:
+            return [("duplicate_key", f"{region}/{model}/week {week} is already on row {earlier}")]
+        try:
+            event = WeeklyPlan(
+                event_id=event_id(self.file, row.line, region, model, week, quantity),
+                event_time=self.received_at,
+                source=self.source,
+                region=region,
+                model=model,
+                week_start=week,
+                quantity=quantity,
+            )
+        except ValidationError as exc:
+            text = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            return [("invalid", text)]
+        self.seen[key] = row.line
+        return event
