@@ -1,0 +1,217 @@
+"""A watch folder for CSV exports: the ERP drops ``*.csv`` files, OrderHub publishes them.
+
+For each file: parse it (``connectors.csv_plan``), publish its events to the plans topic
+keyed by region and each rejected row to the dead-letter topic, and only then move it to
+``processed/`` (``failed/`` when no row of it could be read; that is dead-lettered too).
+
+Restarts are safe: a file is moved only after the broker acknowledged every record, so a
+crash leaves it in the folder and the next scan publishes it again under the same event
+ids (``csv_plan.event_id``), which the state de-duplicates; plans replace per key anyway.
+A file is taken only once its modification time is ``settle`` seconds old, so a file the
+ERP is still writing is left alone (better still: write ``name.csv.part``, then rename).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from connectors.base import Routed, Sink, letter_record, route_event
+from connectors.csv_plan import PlanBatch, Rejection, parse_plan_csv
+from connectors.exceptions import ConnectorError, PublishError, UnreadableFile
+from streams.topics import Topics
+
+log = logging.getLogger(__name__)
+
+PROCESSED = "processed"
+FAILED = "failed"
+# An unreadable file is attached to its dead letter up to this size (Kafka's default
+# message limit is 1 MiB); a larger one is only named, and kept in failed/.
+MAX_ATTACHED_BYTES = 512 * 1024
+
+
+def origin(file: str) -> str:
+    """The ``topic`` a file's dead letters name as where they came from."""
+    return f"file:{file}"
+
+
+def batch_records(batch: PlanBatch, topics: Topics) -> list[Routed]:
+    """A parsed file's records: every event, then a dead letter per rejected row."""
+    records = [route_event(event, topics) for event in batch.events]
+    records += [rejection_record(r, topics) for r in batch.rejections]
+    return records
+
+
+def rejection_record(rejection: Rejection, topics: Topics) -> Routed:
+    """A rejected row's dead letter: the row's text (UTF-8, whatever the file's encoding)."""
+    return letter_record(
+        topics,
+        rejection.reason,
+        f"{rejection.location}: {rejection.error}",
+        rejection.text.encode("utf-8"),
+        origin(rejection.file),
+        rejection.row,
+    )
+
+
+def unreadable_record(error: UnreadableFile, data: bytes, topics: Topics) -> Routed:
+    """An unreadable file's dead letter, with the file's bytes as they are when small enough."""
+    message = f"{error.file}: {error.message}"
+    if len(data) > MAX_ATTACHED_BYTES:
+        message += f" (file of {len(data)} bytes not attached; it is in {FAILED}/)"
+        data = b""
+    return letter_record(topics, error.reason, message, data, origin(error.file), 0)
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    """What became of one dropped file."""
+
+    file: str
+    moved_to: Path
+    events: int
+    rejections: tuple[Rejection, ...] = ()
+    error: UnreadableFile | None = None
+
+
+def is_candidate(path: Path) -> bool:
+    """A dropped CSV, not a half-written or an editor's lock file (Excel's ``~$x.csv``)."""
+    name = path.name
+    return path.suffix.lower() == ".csv" and not name.startswith((".", "~$")) and path.is_file()
+
+
+class WatchFolder:
+    """Scans ``inbox`` for CSV files and publishes them through ``sink``."""
+
+    def __init__(
+        self,
+        inbox: Path,
+        sink: Sink,
+        topics: Topics,
+        *,
+        region: str | None = None,
+        source: str = "erp",
+        settle: float = 2.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not inbox.is_dir():
+            raise ConnectorError(f"{inbox}: not a directory")
+        self.inbox = inbox
+        self.sink = sink
+        self.topics = topics
+        self.region = region
+        self.source = source
+        self.settle = settle
+        self.clock = clock
+
+    def candidates(self) -> list[Path]:
+        """Dropped files, oldest first, so plans are published in the order they came."""
+        found = []
+        for path in self.inbox.iterdir():
+            try:
+                if is_candidate(path):
+                    found.append((path.stat().st_mtime, path.name, path))
+            except FileNotFoundError:
+                continue  # moved away meanwhile (a second watcher, an operator)
+        return [path for _, _, path in sorted(found)]
+
+    def age(self, path: Path) -> float:
+        return self.clock() - path.stat().st_mtime
+
+    def scan(self) -> list[FileOutcome]:
+        """Process every file that has settled; leave younger ones for the next scan."""
+        outcomes = []
+        for path in self.candidates():
+            try:
+                if self.age(path) < self.settle:
+                    continue
+                outcome = self.process(path)
+            except FileNotFoundError:
+                continue
+            outcomes.append(outcome)
+        return outcomes
+
+    def drain(self) -> list[FileOutcome]:
+        """``--once``: every file there is, waiting for the young ones to settle."""
+        outcomes = self.scan()
+        while True:
+            try:
+                waits = [self.settle - self.age(p) for p in self.candidates()]
+            except FileNotFoundError:
+                continue
+            if not waits:
+                return outcomes
+            time.sleep(max(0.05, min(waits)))
+            outcomes += self.scan()
+
+    def run(
+        self, interval: float, report: Callable[[FileOutcome], None], stop: threading.Event
+    ) -> None:
+        """Scan every ``interval`` seconds until ``stop`` is set; a broker outage only waits."""
+        while not stop.is_set():
+            try:
+                for outcome in self.scan():
+                    report(outcome)
+            except PublishError as exc:
+                log.warning("%s; the files stay in %s for the next scan", exc, self.inbox)
+            stop.wait(interval)
+
+    def process(self, path: Path) -> FileOutcome:
+        """Publish one file's records, then move it; ``PublishError`` leaves it in place."""
+        outcome = publish_file(path, self.sink, self.topics, self.region, self.source)
+        moved = _move(path, self.inbox / (FAILED if outcome.error else PROCESSED))
+        if outcome.error is not None:
+            log.warning("%s; moved to %s", outcome.error, moved)
+        else:
+            log.info(
+                "%s: %d event(s), %d rejected row(s), moved to %s",
+                path.name,
+                outcome.events,
+                len(outcome.rejections),
+                moved,
+            )
+        return replace(outcome, moved_to=moved)
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise ConnectorError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+
+
+def _move(path: Path, folder: Path) -> Path:
+    """Move without overwriting: a second file of the same name becomes ``name-1.csv``."""
+    folder.mkdir(exist_ok=True)
+    target = folder / path.name
+    n = 0
+    while target.exists():
+        n += 1
+        target = folder / f"{path.stem}-{n}{path.suffix}"
+    path.rename(target)
+    return target
+
+
+def publish_file(
+    path: Path, sink: Sink, topics: Topics, region: str | None, source: str = "erp"
+) -> FileOutcome:
+    """Parse one file and publish its records; the file stays where it is.
+
+    The events' time is the file's modification time: when the ERP exported the plan.
+    """
+    data = _read(path)
+    received = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
+    try:
+        batch = parse_plan_csv(data, path.name, received, region, source)
+    except UnreadableFile as exc:
+        sink.publish([unreadable_record(exc, data, topics)])
+        return FileOutcome(path.name, path, 0, error=exc)
+    sink.publish(batch_records(batch, topics))
+    return FileOutcome(path.name, path, len(batch.events), batch.rejections)
