@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     web_port: int = Field(6066, ge=1, le=65535)
     timezone: str = Field("Asia/Shanghai", description="business time zone of the rules")
     rules_dir: Path = Path("rules")
+    webhook_token: SecretStr | None = None
 
 
 @lru_cache(maxsize=1)
