@@ -178,6 +178,19 @@ class WatchFolder:
         return replace(outcome, moved_to=moved)
 
 
+def parse_file(
+    path: Path, data: bytes | None = None, region: str | None = None, source: str = "erp"
+) -> PlanBatch:
+    """``csv_plan.parse_plan_csv`` of a file; raises ``UnreadableFile``.
+
+    The events' time is the file's modification time: when the ERP exported the plan, and
+    the same on every re-read, unlike the time of reading.
+    """
+    received = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
+    data = _read(path) if data is None else data
+    return parse_plan_csv(data, path.name, received, region, source)
+
+
 def _read(path: Path) -> bytes:
     try:
         return path.read_bytes()
@@ -202,14 +215,10 @@ def _move(path: Path, folder: Path) -> Path:
 def publish_file(
     path: Path, sink: Sink, topics: Topics, region: str | None, source: str = "erp"
 ) -> FileOutcome:
-    """Parse one file and publish its records; the file stays where it is.
-
-    The events' time is the file's modification time: when the ERP exported the plan.
-    """
+    """Parse one file and publish its records; the file stays where it is."""
     data = _read(path)
-    received = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
     try:
-        batch = parse_plan_csv(data, path.name, received, region, source)
+        batch = parse_file(path, data, region, source)
     except UnreadableFile as exc:
         sink.publish([unreadable_record(exc, data, topics)])
         return FileOutcome(path.name, path, 0, error=exc)

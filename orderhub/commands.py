@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 
+from orderhub.cli_connect import connect
 from orderhub.cli_kafka import kafka
 from orderhub.cli_rules import RULE_COMMANDS
 from orderhub.cli_streams import STREAM_COMMANDS
 
-GROUPS: list[click.Command] = [kafka, *STREAM_COMMANDS, *RULE_COMMANDS]
+GROUPS: list[click.Command] = [kafka, *STREAM_COMMANDS, *RULE_COMMANDS, connect]
