@@ -5,6 +5,14 @@ Literal sub-expressions (`30% * 200 CNY`, `7d + 12h`) are folded at build time. 
 missing at run time (no order record, an unset optional field) raises ``Missing`` inside
 the closures; the public callables turn it into "condition false" (``Pred``) or ``None``
 (``Expr``) and message pieces into "(missing)" — the engine never sees an exception for it.
+
+Event rules' ``where``, ``let``s and ``when`` run for every trigger event, so there the
+compiler specialises (see ``_Fast``): a sub-expression the checker proves can be neither
+missing nor out of range (required event fields, table lookups, integer arithmetic,
+comparisons of numbers or texts, lets made of those) gets a closure without ``need``,
+``_safe`` or ``try``, and common operand shapes (an event field, a let, a constant) are
+read inline instead of through one more closure. Everything else keeps the general
+closures, so the values and the "missing makes it false" rule are the same either way.
 """
 
 from __future__ import annotations
@@ -13,7 +21,7 @@ import operator
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, DivisionByZero, InvalidOperation
-from typing import Any
+from typing import Any, Literal, get_args, get_origin
 
 from dsl import ast as a
 from dsl import schema as s
@@ -112,6 +120,10 @@ def _const(v: Any) -> Fn:
     return lambda env: v
 
 
+def _as_bool(fn: Fn) -> Fn:
+    return lambda env: bool(fn(env))
+
+
 # --- order record fields ------------------------------------------------------------------
 
 
@@ -147,14 +159,119 @@ def _key_reader(name: str) -> Fn:
     return run
 
 
+def _event_attr(name: str) -> str:
+    return "event_time" if name == "time" else name
+
+
 def _event_reader(name: str) -> Fn:
-    attr = "event_time" if name == "time" else name
+    attr = _event_attr(name)
     return lambda env: need(getattr(need(env.event), attr, None))
+
+
+# --- sure values: the event rules' hot path --------------------------------------------------
+#
+# The sort of a value that can be neither missing nor out of range: "int" (quantities,
+# table lookups), "dec" (a finite decimal constant), "str", "bool", or "value" (anything
+# else, e.g. a time: sure to be there, but not known to compare without error).
+
+_INT, _DEC, _STR, _BOOL, _VALUE = "int", "dec", "str", "bool", "value"
+_NUMERIC = frozenset({_INT, _DEC})
+_SURE_ARITH: dict[str, Callable[[Any, Any], Any]] = {
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+}
+
+
+def _const_sort(v: Any) -> str:
+    if isinstance(v, bool):
+        return _BOOL
+    if isinstance(v, int):
+        return _INT
+    if isinstance(v, Decimal) and v.is_finite():
+        return _DEC
+    return _STR if isinstance(v, str) else _VALUE
+
+
+def _annotation_sort(annotation: Any) -> str:
+    for cls, sort in ((bool, _BOOL), (int, _INT), (str, _STR)):
+        if annotation is cls:
+            return sort
+    if get_origin(annotation) is Literal and all(isinstance(v, str) for v in get_args(annotation)):
+        return _STR
+    return _VALUE
+
+
+def _event_field_sort(triggers: tuple[str, ...], name: str) -> str:
+    """What ``event.NAME`` holds on every trigger type (the checker made it required)."""
+    fields = (s.EVENT_TYPES[t].model_fields.get(_event_attr(name)) for t in triggers)
+    sorts = {_annotation_sort(f.annotation) if f else _VALUE for f in fields}
+    return sorts.pop() if len(sorts) == 1 else _VALUE
+
+
+def _binary_sort(op: str, left: str | None, right: str | None) -> str | None:
+    """The sort of ``left op right`` when neither side nor the operation can fail."""
+    if left is None or right is None:
+        return None
+    if op in ("and", "or", "in"):
+        return _BOOL
+    if op in _COMPARE:
+        same = left == right and left in (_STR, _BOOL)
+        return _BOOL if same or {left, right} <= _NUMERIC else None
+    return _INT if op in _SURE_ARITH and left == right == _INT else None
+
+
+# An operand read inline by a binary closure: ("const", value), ("let", name),
+# ("event", attribute) or ("fn", closure).
+_Operand = tuple[str, Any]
+
+
+def _operand_fn(operand: _Operand) -> Fn:
+    kind, v = operand
+    if kind == "const":
+        return _const(v)
+    if kind == "let":
+        return lambda env: env.lets[v]
+    return operator.attrgetter(f"event.{v}") if kind == "event" else v
+
+
+def _pair(op: Callable[[Any, Any], Any], left: _Operand, right: _Operand) -> Fn:
+    """``op(left, right)`` in one closure for the shapes rules use most."""
+    (lk, lv), (rk, rv) = left, right
+    match lk, rk:
+        case "let", "let":
+            return lambda env: op(env.lets[lv], env.lets[rv])
+        case "let", "const":
+            return lambda env: op(env.lets[lv], rv)
+        case "const", "let":
+            return lambda env: op(lv, env.lets[rv])
+        case "event", "let":
+            return lambda env: op(getattr(env.event, lv), env.lets[rv])
+        case "let", "event":
+            return lambda env: op(env.lets[lv], getattr(env.event, rv))
+        case "event", "const":
+            return lambda env: op(getattr(env.event, lv), rv)
+        case "fn", "const":
+            return lambda env: op(lv(env), rv)
+        case "const", "fn":
+            return lambda env: op(lv, rv(env))
+        case "fn", "let":
+            return lambda env: op(lv(env), env.lets[rv])
+        case "let", "fn":
+            return lambda env: op(env.lets[lv], rv(env))
+    lf, rf = _operand_fn(left), _operand_fn(right)
+    return lambda env: op(lf(env), rf(env))
 
 
 class _ExprCompiler:
     def __init__(self, types: Mapping[object, Ty]) -> None:
         self.types = types
+        # Set by the rule compiler for an event rule's where/lets/when (module docstring):
+        # `event` is sure to be one of ``triggers``; ``lets_ready``: the lets are evaluated.
+        self.fast = False
+        self.triggers: tuple[str, ...] = ()
+        self.lets_ready = False
+        self.let_sorts: dict[str, str] = {}  # lets whose value is sure, by sort
 
     def type_of(self, e: a.Expr) -> str:
         return self.types.get(e, Ty(s.UNKNOWN)).name
@@ -191,6 +308,8 @@ class _ExprCompiler:
         folded = self.fold(e)
         if folded is not _NO_VALUE:
             return _const(folded)
+        if self.sure(e) is not None:
+            return self.sure_expr(e)
         match e:
             case a.Group(inner=inner):
                 return self.expr(inner)
@@ -239,6 +358,101 @@ class _ExprCompiler:
         impl = BUILTINS[e.func].impl
         args = [self.expr(arg) for arg in e.args]
         return lambda env: impl(env, *(arg(env) for arg in args))
+
+    # --- sure values (the hot path: see the module docstring) --------------------------
+
+    def sure(self, e: a.Expr) -> str | None:
+        """The sort of ``e`` if it can be neither missing nor fail (fast mode only)."""
+        if not self.fast:
+            return None
+        folded = self.fold(e)
+        if folded is not _NO_VALUE:
+            return _const_sort(folded)
+        match e:
+            case a.Group(inner=inner):
+                return self.sure(inner)
+            case a.Name(parts=("event", name)):
+                ty = self.types.get(e)
+                if ty is None or ty.optional or ty.name == s.UNKNOWN:
+                    return None
+                return _event_field_sort(self.triggers, name)
+            case a.Name(parts=(name,)) if self.lets_ready:
+                return self.let_sorts.get(name)
+            case a.Lookup(keys=keys):
+                return _INT if all(self.sure(k) is not None for k in keys) else None
+            case a.Unary(op="not", operand=operand):
+                return None if self.sure(operand) is None else _BOOL
+            case a.Unary(operand=operand):
+                sort = self.sure(operand)
+                return sort if sort in (None, _INT) else _VALUE
+            case a.Presence():
+                return _BOOL
+            case a.Binary(op=op, left=left, right=right):
+                return _binary_sort(op, self.sure(left), self.sure(right))
+        return None
+
+    def sure_expr(self, e: a.Expr) -> Fn:
+        """The closure of a sure expression: no ``need``, no ``_safe``, operands inline."""
+        match e:
+            case a.Group(inner=inner):
+                return self.expr(inner)
+            case a.Name(parts=("event", name)):
+                return operator.attrgetter(f"event.{_event_attr(name)}")
+            case a.Name(parts=(name,)):
+                return lambda env: env.lets[name]
+            case a.Lookup():
+                return self.sure_lookup(e)
+            case a.Unary(op="not", operand=operand):
+                positive = self.expr(operand)
+                return lambda env: not positive(env)
+            case a.Unary(operand=operand):
+                plain = self.expr(operand)
+                return lambda env: -plain(env)
+            case a.Presence(operand=operand, present=present):
+                return self.presence(self.expr(operand), present)
+            case a.Binary(op="and" | "or" as op, left=left, right=right):
+                lf, rf = self.expr(left), self.expr(right)
+                if self.sure(left) != _BOOL or self.sure(right) != _BOOL:
+                    lf, rf = _as_bool(lf), _as_bool(rf)
+                if op == "and":
+                    return lambda env: lf(env) and rf(env)
+                return lambda env: lf(env) or rf(env)
+            case a.Binary(op="in", left=left, right=right):
+                lf, rf = self.expr(left), self.expr(right)
+                return lambda env: lf(env) in rf(env)
+            case a.Binary(op=op, left=left, right=right):
+                fn = _COMPARE.get(op) or _SURE_ARITH[op]
+                return _pair(fn, self.operand(left), self.operand(right))
+        raise CompileError(f"cannot compile {type(e).__name__}", ())  # pragma: no cover
+
+    def operand(self, e: a.Expr) -> _Operand:
+        folded = self.fold(e)
+        if folded is not _NO_VALUE:
+            return ("const", folded)
+        match e:
+            case a.Group(inner=inner):
+                return self.operand(inner)
+            case a.Name(parts=("event", name)):
+                return ("event", _event_attr(name))
+            case a.Name(parts=(name,)) if self.lets_ready and name in self.let_sorts:
+                return ("let", name)
+        return ("fn", self.expr(e))
+
+    def sure_lookup(self, e: a.Lookup) -> Fn:
+        """A StateView method on sure keys; an event-field key is read inline."""
+        method = s.TABLES[".".join(e.table)].method
+        keys = [self.operand(k) for k in e.keys]
+        if len(keys) == 1 and keys[0][0] == "event":
+            attr = keys[0][1]
+            return lambda env: getattr(env.view, method)(getattr(env.event, attr))
+        fns = [_operand_fn(k) for k in keys]
+        if len(fns) == 1:
+            key = fns[0]
+            return lambda env: getattr(env.view, method)(key(env))
+        if len(fns) == 2:
+            first, second = fns
+            return lambda env: getattr(env.view, method)(first(env), second(env))
+        return lambda env: getattr(env.view, method)(*[k(env) for k in fns])
 
     @staticmethod
     def presence(inner: Fn, present: bool) -> Fn:
@@ -311,16 +525,51 @@ class _RuleCompiler:
     def clause(self, kind: type, clauses: tuple[a.Clause, ...] | None = None) -> Any:
         return _first(self.rule.clauses if clauses is None else clauses, kind)
 
-    def outcome(self, tier: a.TierClause | None = None) -> Outcome:
+    def condition(self, cond: a.Expr) -> Pred:
+        """``predicate(cond)``; a sure condition needs no guard against missing values."""
+        sort, fn = self.exprs.sure(cond), self.exprs.expr(cond)
+        if sort is None:
+            return predicate(fn)
+        return fn if sort == _BOOL else _as_bool(fn)
+
+    def let(self, clause: a.LetClause) -> tuple[str, Expr]:
+        name, sort, fn = (
+            clause.name.name,
+            self.exprs.sure(clause.value),
+            self.exprs.expr(clause.value),
+        )
+        if sort is None:
+            return name, value(fn)
+        self.exprs.let_sorts[name] = sort
+        return name, fn
+
+    def event_clauses(self) -> tuple[Pred | None, Outcome, Pred | None]:
+        """An event rule's where, outcome and when, its hot path compiled in fast mode."""
+        where, when = self.clause(a.WhereClause), self.clause(a.WhenClause)
+        on: a.OnClause = self.clause(a.OnClause)
+        exprs = self.exprs
+        exprs.fast, exprs.triggers = True, tuple(t.name for t in on.types)
+        where_fn = self.condition(where.cond) if where else None
+        exprs.lets_ready = True  # lets run in order after `where`; `when` runs after them
+        lets = tuple(self.let(c) for c in self.rule.clauses if isinstance(c, a.LetClause))
+        when_fn = self.condition(when.cond) if when else None
+        exprs.fast = exprs.lets_ready = False  # messages and penalties: general closures
+        return where_fn, self.outcome(lets=lets), when_fn
+
+    def outcome(
+        self, tier: a.TierClause | None = None, lets: tuple[tuple[str, Expr], ...] | None = None
+    ) -> Outcome:
         own = tier.clauses if tier is not None else ()
         severity = self.clause(a.SeverityClause, own) or self.clause(a.SeverityClause)
         message = self.clause(a.MessageClause, own) or self.clause(a.MessageClause)
         penalty = self.clause(a.PenaltyClause, own) or self.clause(a.PenaltyClause)
-        lets = [c for c in (*self.rule.clauses, *own) if isinstance(c, a.LetClause)]
+        if lets is None:
+            clauses = [c for c in (*self.rule.clauses, *own) if isinstance(c, a.LetClause)]
+            lets = tuple((c.name.name, value(self.exprs.expr(c.value))) for c in clauses)
         level: Severity = severity.level.name if severity else "warning"
         return Outcome(
             severity=level,
-            lets=tuple((c.name.name, value(self.exprs.expr(c.value))) for c in lets),
+            lets=lets,
             message=_template(message.template, self.exprs) if message else _const(""),
             penalty=Penalty(
                 amount=value(self.exprs.expr(penalty.amount)),
@@ -348,7 +597,13 @@ class _RuleCompiler:
         rule, c = self.rule, self.clause
         on, after, every = c(a.OnClause), c(a.AfterClause), c(a.EveryClause)
         kind: Kind = "event" if on else "deadline" if after else "schedule"
-        where, when = c(a.WhereClause), c(a.WhenClause)
+        where = c(a.WhereClause)
+        outcome: Outcome | None
+        if kind == "event":
+            where_fn, outcome, when_fn = self.event_clauses()
+        else:
+            where_fn = predicate(self.exprs.expr(where.cond)) if where else None
+            outcome, when_fn = (self.outcome() if kind != "deadline" else None), None
         expect, cancel = c(a.ExpectClause), c(a.CancelClause)
         calendar = c(a.CalendarClause) or self.file.calendar
         key = c(a.KeyClause)
@@ -358,7 +613,7 @@ class _RuleCompiler:
             source=f"{rule.span.file}:{rule.span.line}",
             kind=kind,
             triggers=frozenset(t.name for t in (on or after).types) if on or after else frozenset(),
-            where=predicate(self.exprs.expr(where.cond)) if where else None,
+            where=where_fn,
             key_fields=tuple(i.name for i in key.names) if key else (),
             labels={
                 lab.name.name: lab.value.value
@@ -366,8 +621,8 @@ class _RuleCompiler:
                 if isinstance(lab, a.LabelClause)
             },
             calendar=calendar.name.value if calendar else None,
-            when=predicate(self.exprs.expr(when.cond)) if when else None,
-            outcome=self.outcome() if kind != "deadline" else None,
+            when=when_fn,
+            outcome=outcome,
             expect=frozenset(t.name for t in expect.types) if expect else frozenset(),
             expect_where=predicate(self.exprs.expr(expect.where))
             if expect and expect.where
