@@ -28,6 +28,12 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_REJECTED = 0, 1
 
 
+def _logging() -> None:
+    _logging()
+    # kafka-python narrates every connection at INFO; an operator wants the files and requests.
+    logging.getLogger("kafka").setLevel(logging.WARNING)
+
+
 @click.group()
 def connect() -> None:
     """Connectors: CSV plan files, a watch folder, an HTTP webhook."""
@@ -138,7 +144,7 @@ def watch(directory: Path, once: bool, region: str | None, interval: float, sett
     from connectors.filedrop import WatchFolder
     from streams.topics import Topics
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    _logging()
     settings = get_settings()
     with _sink(settings) as sink:
         folder = WatchFolder(
@@ -169,7 +175,7 @@ def webhook(host: str, port: int) -> None:
     from connectors.webhook import TOKEN_HEADER, create_app
     from streams.topics import Topics
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    _logging()
     settings = get_settings()
     token = settings.webhook_token.get_secret_value() if settings.webhook_token else None
     if token is None and host not in ("127.0.0.1", "localhost", "::1"):
