@@ -29,7 +29,7 @@ EXIT_OK, EXIT_REJECTED = 0, 1
 
 
 def _logging() -> None:
-    _logging()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     # kafka-python narrates every connection at INFO; an operator wants the files and requests.
     logging.getLogger("kafka").setLevel(logging.WARNING)
 
