@@ -12,17 +12,14 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict
-
 from connectors.exceptions import PublishError
 from orderhub.settings import Settings
-from streams.ingest import encode
+from streams.ingest import DeadLetter, encode
 from streams.kafka_io import Routed, client_config
 from streams.models import EVENT_FAMILY, Event
 from streams.topics import Topics, routing_key
 
 __all__ = [
-    "ConnectorDeadLetter",
     "KafkaSink",
     "MemorySink",
     "Routed",
@@ -102,33 +99,11 @@ def route_event(event: Event, topics: Topics) -> Routed:
     return Routed(topics.family(family), key.encode("utf-8") if key else None, encode(event))
 
 
-class ConnectorDeadLetter(BaseModel):
-    """A rejected input, with the fields of ``streams.ingest.DeadLetter``.
-
-    Its own model because connector reasons (``bad_date``, ``unreadable_file``, ...) are not
-    the worker's ingest reasons. ``topic`` names where the input came from
-    (``file:<name>``), ``offset`` its position there (the CSV row).
-    """
-
-    model_config = ConfigDict(frozen=True)
-
-    reason: str
-    error: str
-    topic: str
-    partition: int
-    offset: int
-    value_base64: str
-
-    @property
-    def value(self) -> bytes:
-        return base64.b64decode(self.value_base64)
-
-
 def letter_record(
     topics: Topics, reason: str, error: str, raw: bytes, origin: str, position: int
 ) -> Routed:
     """The dead-letter record of one rejected input, keyed by where it came from."""
-    letter = ConnectorDeadLetter(
+    letter = DeadLetter(
         reason=reason,
         error=error,
         topic=origin,

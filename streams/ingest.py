@@ -9,18 +9,24 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from streams.models import EVENT_FAMILY, Event, UnknownEventType, parse_event
 from streams.topics import topic_family
 
 Reason = Literal["not_json", "not_object", "unknown_type", "invalid", "wrong_topic", "rule_error"]
+# Connectors add their own codes (``bad_date``, ``unreadable_file`` …, see docs/connectors.md),
+# so a dead letter's reason is any short code; the worker's own are ``Reason``.
+ReasonCode = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z_]+$")]
 
 
 class DeadLetter(BaseModel):
     """A record OrderHub could not use, as published on the dead-letter topic.
+
+    The worker's ingest fills ``topic``/``partition``/``offset`` with the Kafka position; a
+    connector with where the input came from (``file:<name>``, partition 0, the CSV row).
 
     ``rule_error`` is not an ingest reason: the state agent uses it when the rule hook
     fails on a valid event, so that failure is as visible as a bad record.
@@ -28,7 +34,7 @@ class DeadLetter(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    reason: Reason
+    reason: ReasonCode
     error: str
     topic: str
     partition: int
