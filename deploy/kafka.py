@@ -27,6 +27,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from orderhub.exceptions import OrderHubError
+
 if TYPE_CHECKING:
     from orderhub.settings import Settings
 
@@ -46,7 +48,7 @@ INSTALL_HINTS = {
 Progress = Callable[[str], None]
 
 
-class DeployError(Exception):
+class DeployError(OrderHubError):
     """Base of the errors of ``deploy``; the message is one line a user can act on."""
 
 

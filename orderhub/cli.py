@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from dsl.errors import DslError
 from orderhub.exceptions import OrderHubError
 
 
@@ -44,7 +45,7 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         sys.exit(130)
-    except OrderHubError as exc:
+    except (OrderHubError, DslError) as exc:  # each package's base: one line, exit 1
         click.echo(f"orderhub: {exc}", err=True)
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)
