@@ -1,10 +1,21 @@
 """CAP-1 four ways, on the same inputs: the compiled rule, a hand-written lambda, the
 ``rule-engine`` package and ``zen-engine``.
 
-Every contender does the whole of one evaluation: read the region's reasonable stock,
-in-transit quantity and forecast from the tables, compute the cap and compare. The
-compiled rule goes through what ``streams.engine`` does for one event rule and one event:
-build the environment, ``where``, the ``let``s in order, ``when``.
+Every contender gets the same inputs, the event and a ``StateView`` over the tables (built
+once, as the engine builds one per event whatever the rules), and does the whole of one
+evaluation: skip a region without a reasonable stock on record, read its reasonable stock,
+in-transit quantity and forecast, compute the cap and compare.
+
+The compiled rule runs the engine's own code, not a copy of it: what ``Engine.on_event``
+does once per event (``order_of``: the order record; ``rule_env``: the environment its
+rules share) and what ``Engine._judge`` does for the rule (``key_of``: the business key;
+``judge_event_rule``: bind the environment to the rule, ``where``, the lets in order, kept
+for the alert, ``when``). Left out are only the redelivery check and the alert itself
+(fingerprint, message, values), which a hand-written rule inside the engine needs alike.
+
+The lambda is what a programmer writes for the rule: one read of the reasonable stock,
+for the filter and the cap. The rule reads it twice (in ``where`` and in ``let stock``):
+that is part of what is measured.
 """
 
 from __future__ import annotations
@@ -19,27 +30,46 @@ from zoneinfo import ZoneInfo
 import rule_engine
 import zen
 
-from dsl.calendar import DEFAULT_CALENDAR
+from dsl.calendar import load_calendars
 from dsl.compiled import CompiledRule
-from streams.engine import RuleEnv
+from streams.engine import Engine, judge_event_rule, order_of, rule_env
 from streams.models import OrderEntered, RegionLimits, WeeklyForecast, parse_event
 from streams.state import StateView, Tables, apply_event, empty_tables
 
-RULES_FILE = Path(__file__).resolve().parents[1] / "rules" / "caps.rule"
-EXPRESSION = "quantity >= stock - in_transit + forecast"  # CAP-1's `when`, lets inlined
+RULES_DIR = Path(__file__).resolve().parents[1] / "rules"
+RULES_FILE = RULES_DIR / "caps.rule"
+# CAP-1's `where` and `when`, lets inlined
+EXPRESSION = "stock > 0 and quantity >= stock - in_transit + forecast"
 REGIONS = ("east", "west", "north", "south")
+UNLIMITED = "central"  # a region without limits: only in the probes (see ``Inputs``)
 START = datetime(2026, 3, 2, 9, tzinfo=ZoneInfo("Asia/Shanghai"))
 
 
 @dataclass(frozen=True)
 class Inputs:
     tables: Tables
-    events: tuple[OrderEntered, ...]
+    events: tuple[OrderEntered, ...]  # timed
+    probes: tuple[OrderEntered, ...]  # not timed: the events and some that `where` skips
+
+
+def _entered(i: int, region: str) -> OrderEntered:
+    return OrderEntered(
+        event_id=f"e{i}",
+        source="bench",
+        event_time=START + timedelta(minutes=i),
+        order_id=f"O{i}",
+        region=region,
+        model="M1",
+        quantity=40 + i % 40,
+        amount=1000,
+    )
 
 
 def make_inputs(count: int = 64) -> Inputs:
     """Four regions with limits, forecasts and confirmed orders in transit, and ``count``
-    entered orders around each region's cap (some at it, some below, some above)."""
+    entered orders around each region's cap (some at it, some below, some above). The
+    probes add orders of a region without limits, so that a contender that forgot CAP-1's
+    `where` disagrees."""
     tables = empty_tables()
     seq = 0
 
@@ -56,20 +86,9 @@ def make_inputs(count: int = 64) -> Inputs:
                "model": "M1", "week_start": "2026-03-02", "quantity": 30})  # fmt: skip
         apply({"type": "order.confirmed", "order_id": f"T{n}", "region": region, "model": "M1",
                "quantity": 80, "amount": "1000"})  # fmt: skip
-    events = tuple(
-        OrderEntered(
-            event_id=f"e{i}",
-            source="bench",
-            event_time=START + timedelta(minutes=i),
-            order_id=f"O{i}",
-            region=REGIONS[i % len(REGIONS)],
-            model="M1",
-            quantity=40 + i % 40,
-            amount=1000,
-        )
-        for i in range(count)
-    )
-    return Inputs(tables, events)
+    events = tuple(_entered(i, REGIONS[i % len(REGIONS)]) for i in range(count))
+    probes = events + tuple(_entered(count + i, UNLIMITED) for i in range(4))
+    return Inputs(tables, events, probes)
 
 
 def load_cap1() -> CompiledRule:
@@ -87,23 +106,16 @@ Evaluate = Callable[[OrderEntered], bool]
 
 
 def compiled(rule: CompiledRule, tables: Tables) -> Evaluate:
-    """The engine's path for one event rule and one event (``Engine._judge`` minus the
-    alert bookkeeping, which every contender would need alike)."""
+    """The engine's code for one event and one event rule (see the module docstring):
+    the rule prepared by ``Engine`` as the worker's engine prepares it."""
+    prepared = Engine([rule], load_calendars(RULES_DIR / "calendars")).rules[rule.id]
+    key_of = prepared.key_of
     view = StateView(tables)
-    orders = tables["orders"]
-    where, when, outcome = rule.where, rule.when, rule.outcome
-    assert when is not None and outcome is not None  # CAP-1 is an event rule with `when`
-    lets, key_fields = outcome.lets, rule.key_fields
 
     def evaluate(event: OrderEntered) -> bool:
-        key = {name: getattr(event, name) for name in key_fields}
-        order = orders.get(event.order_id)
-        env = RuleEnv(event, order, view, key, event.event_time, DEFAULT_CALENDAR)
-        if where is not None and not where(env):
-            return False
-        for name, expr in lets:
-            env.lets[name] = expr(env)
-        return bool(when(env))
+        order = order_of(tables, event)  # once per event
+        env = rule_env(event, order, view, event.event_time)  # once per event
+        return bool(judge_event_rule(prepared, env, key_of(event, order)))  # per rule
 
     return evaluate
 
@@ -114,6 +126,8 @@ def hand_written(tables: Tables) -> Evaluate:
 
     def evaluate(event: OrderEntered) -> bool:
         stock = view.region_reasonable_stock(event.region)
+        if stock <= 0:
+            return False  # no limit on record: CAP-1 does not apply
         in_transit = view.in_transit_region(event.region)
         forecast = view.forecast_region(event.region)
         cap = stock - in_transit + forecast
