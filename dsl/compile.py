@@ -222,8 +222,12 @@ def _binary_sort(op: str, left: str | None, right: str | None) -> str | None:
 
 
 # An operand read inline by a binary closure: ("const", value), ("let", name),
-# ("event", attribute) or ("fn", closure).
+# ("event", attribute), ("lookup", (StateView method, event attribute)) or ("fn", closure).
 _Operand = tuple[str, Any]
+
+
+def _lookup_fn(method: str, attr: str) -> Fn:
+    return lambda env: getattr(env.view, method)(getattr(env.event, attr))
 
 
 def _operand_fn(operand: _Operand) -> Fn:
@@ -232,7 +236,33 @@ def _operand_fn(operand: _Operand) -> Fn:
         return _const(v)
     if kind == "let":
         return lambda env: env.lets[v]
+    if kind == "lookup":
+        return _lookup_fn(*v)
     return operator.attrgetter(f"event.{v}") if kind == "event" else v
+
+
+_Chain = tuple[str, list[tuple[Callable[[Any, Any], Any], str]]]
+
+
+def _let_chain(first: str, rest: list[tuple[Callable[[Any, Any], Any], str]]) -> Fn:
+    """``first op1 second op2 third …`` over lets (a cap: `stock - in_transit + forecast`)."""
+    if len(rest) == 2:
+        (op1, second), (op2, third) = rest
+
+        def three(env: Env) -> Any:
+            lets = env.lets
+            return op2(op1(lets[first], lets[second]), lets[third])
+
+        return three
+
+    def chain(env: Env) -> Any:
+        lets = env.lets
+        total = lets[first]
+        for op, name in rest:
+            total = op(total, lets[name])
+        return total
+
+    return chain
 
 
 def _pair(op: Callable[[Any, Any], Any], left: _Operand, right: _Operand) -> Fn:
@@ -251,6 +281,12 @@ def _pair(op: Callable[[Any, Any], Any], left: _Operand, right: _Operand) -> Fn:
             return lambda env: op(env.lets[lv], getattr(env.event, rv))
         case "event", "const":
             return lambda env: op(getattr(env.event, lv), rv)
+        case "lookup", "const":
+            method, attr = lv
+            return lambda env: op(getattr(env.view, method)(getattr(env.event, attr)), rv)
+        case "const", "lookup":
+            method, attr = rv
+            return lambda env: op(lv, getattr(env.view, method)(getattr(env.event, attr)))
         case "fn", "const":
             return lambda env: op(lv(env), rv)
         case "const", "fn":
@@ -421,9 +457,26 @@ class _ExprCompiler:
                 lf, rf = self.expr(left), self.expr(right)
                 return lambda env: lf(env) in rf(env)
             case a.Binary(op=op, left=left, right=right):
+                chain = self.let_chain(e)
+                if chain is not None and len(chain[1]) > 1:
+                    return _let_chain(*chain)
                 fn = _COMPARE.get(op) or _SURE_ARITH[op]
                 return _pair(fn, self.operand(left), self.operand(right))
         raise CompileError(f"cannot compile {type(e).__name__}", ())  # pragma: no cover
+
+    def let_chain(self, e: a.Expr) -> _Chain | None:
+        """``a ± b ± c …`` over integer lets: the first let and (operation, let) pairs."""
+        match e:
+            case a.Group(inner=inner):
+                return self.let_chain(inner)
+            case a.Name(parts=(name,)) if self.lets_ready and name in self.let_sorts:
+                return name, []
+            case a.Binary(op="+" | "-" as op, left=left, right=right) if self.sure(e) == _INT:
+                head, tail = self.let_chain(left), self.let_chain(right)
+                if head is None or tail is None or tail[1]:
+                    return None
+                return head[0], [*head[1], (_SURE_ARITH[op], tail[0])]
+        return None
 
     def operand(self, e: a.Expr) -> _Operand:
         folded = self.fold(e)
@@ -436,6 +489,8 @@ class _ExprCompiler:
                 return ("event", _event_attr(name))
             case a.Name(parts=(name,)) if self.lets_ready and name in self.let_sorts:
                 return ("let", name)
+            case a.Lookup(table=table, keys=(a.Name(parts=("event", key)),)) if self.sure(e):
+                return ("lookup", (s.TABLES[".".join(table)].method, _event_attr(key)))
         return ("fn", self.expr(e))
 
     def sure_lookup(self, e: a.Lookup) -> Fn:
@@ -443,8 +498,7 @@ class _ExprCompiler:
         method = s.TABLES[".".join(e.table)].method
         keys = [self.operand(k) for k in e.keys]
         if len(keys) == 1 and keys[0][0] == "event":
-            attr = keys[0][1]
-            return lambda env: getattr(env.view, method)(getattr(env.event, attr))
+            return _lookup_fn(method, keys[0][1])
         fns = [_operand_fn(k) for k in keys]
         if len(fns) == 1:
             key = fns[0]
