@@ -21,7 +21,7 @@ that is part of what is measured.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -157,6 +157,34 @@ def with_zen(tables: Tables) -> Evaluate:
     view = StateView(tables)
     expression = zen.compile_expression(EXPRESSION)
     return lambda event: bool(expression.evaluate(_context(view, event)))
+
+
+def stages(inputs: Inputs) -> dict[str, Evaluate]:
+    """The compiled contender built up step by step, to show where its time goes: the
+    per-event part, then the key, then the rule with its clauses added one by one."""
+    rule = load_cap1()
+    assert rule.outcome is not None  # an event rule
+    bare = replace(rule, where=None, when=None, outcome=replace(rule.outcome, lets=()))
+    prepared = Engine([rule], load_calendars(RULES_DIR / "calendars")).rules[rule.id]
+    tables, view = inputs.tables, StateView(inputs.tables)
+
+    def per_event(event: OrderEntered) -> bool:
+        order = order_of(tables, event)
+        return rule_env(event, order, view, event.event_time) is None
+
+    def with_key(event: OrderEntered) -> bool:
+        order = order_of(tables, event)
+        rule_env(event, order, view, event.event_time)
+        return not prepared.key_of(event, order)
+
+    return {
+        "order record + environment": per_event,
+        "+ business key": with_key,
+        "+ bind to the rule": compiled(bare, tables),
+        "+ where": compiled(replace(bare, where=rule.where), tables),
+        "+ 4 lets": compiled(replace(rule, when=None), tables),
+        "+ when (= compiled CAP-1)": compiled(rule, tables),
+    }
 
 
 def contenders(inputs: Inputs) -> dict[str, Evaluate]:
