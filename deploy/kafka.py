@@ -410,7 +410,9 @@ class LocalKafka:
 
     def _format(self, java: str, classpath: str) -> None:
         command = self._java_command(java, classpath, "kafka.tools.StorageTool")
-        command += ["format", "-t", new_cluster_id(), "-c", str(self.properties_file)]
+        # `--cluster-id=ID` in one word: a base64 id may start with '-', which argparse
+        # would otherwise read as an option (1 format in 64 failed that way).
+        command += ["format", f"--cluster-id={new_cluster_id()}", "-c", str(self.properties_file)]
         command.append("--ignore-formatted")
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         if done.returncode != 0:

@@ -99,3 +99,19 @@ def test_orderhub_kafka_up_status_down(
     after = orderhub("status")
     assert after.returncode == 3
     assert after.stdout.strip() == "not running"
+
+
+def test_storage_formats_with_a_cluster_id_that_starts_with_a_dash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A random id like '-H2f…' once read as an option made 1 start in 64 fail."""
+    from deploy import kafka as local
+
+    monkeypatch.setattr(local, "new_cluster_id", lambda: "-H2fQ1pGRf2m0tY4J0vYnA")
+    broker = local.LocalKafka(tmp_path / "kafka")
+    broker.state_dir.mkdir(parents=True)
+    broker.data_dir.mkdir(parents=True)
+    broker._write_config(*local.free_ports(2))
+    broker._format(local.require_tool("java"), broker.classpath())
+    meta = (broker.data_dir / "meta.properties").read_text(encoding="utf-8")
+    assert "cluster.id=-H2fQ1pGRf2m0tY4J0vYnA" in meta
