@@ -29,10 +29,25 @@ def _key_bytes(key: str | None) -> bytes | None:
     return key.encode("utf-8") if key is not None else None
 
 
-async def _send(topic: Any, key: bytes | None, value: bytes) -> None:
+# Header naming the input topic-partition an event came from: the clock's source.
+SOURCE_HEADER = "orderhub-source"
+
+
+async def _send(
+    topic: Any, key: bytes | None, value: bytes, headers: dict[str, bytes] | None = None
+) -> None:
     """Send and wait for the broker's acknowledgement (the first await only buffers)."""
-    pending = await topic.send(key=key, value=value)
+    pending = await topic.send(key=key, value=value, headers=headers)
     await pending
+
+
+def source_of(headers: Any, fallback: str) -> str:
+    """The input topic-partition named in an events-topic record's headers."""
+    items = headers.items() if isinstance(headers, dict) else (headers or ())
+    for name, value in items:
+        if name == SOURCE_HEADER and isinstance(value, bytes):
+            return value.decode("utf-8", "replace")
+    return fallback  # a record produced straight onto the events topic
 
 
 def register_agents(app: Any, rt: Runtime, input_partitions: int) -> None:
@@ -66,7 +81,8 @@ def register_agents(app: Any, rt: Runtime, input_partitions: int) -> None:
                 await send_dead_letter(result, msg.key)
             else:
                 key = routing_key(result.model_dump(), EVENT_FAMILY[result.type])
-                await _send(events, _key_bytes(key), encode(result))
+                source = f"{msg.topic}:{msg.partition}".encode()
+                await _send(events, _key_bytes(key), encode(result), {SOURCE_HEADER: source})
             rt.progress.done(msg.topic, msg.partition, msg.offset)
 
     async def state(stream: AsyncIterator[Any]) -> None:
@@ -80,7 +96,8 @@ def register_agents(app: Any, rt: Runtime, input_partitions: int) -> None:
             else:
                 # The offset on the one-partition events topic is the sequence number.
                 apply_event(rt.tables, result, seq=msg.offset)
-                rt.clock.observe(result.event_time)
+                # The clock must only pass a time once every input has (streams.clock).
+                rt.clock.observe(result.event_time, source_of(msg.headers, msg.topic))
                 found = _call_hook(rt.hook.on_event, rt.tables, result, msg.offset)
                 if isinstance(found, str):
                     letter = dead_letter("rule_error", found, value, msg.topic, 0, msg.offset)

@@ -51,9 +51,35 @@ def test_clock_never_goes_back_for_an_older_event() -> None:
     clock = WatermarkClock(mono)
     clock.observe(at(2, 10))
     mono.t += 60
+    assert clock.now() == at(2, 10, 1)
     clock.observe(at(2, 9))
     clock.observe(at(2, 10, 0))  # older than the clock, which has moved on by a minute
     assert clock.now() == at(2, 10, 1)
+
+
+def test_clock_waits_for_the_slowest_active_source() -> None:
+    """A Friday stock count on one topic must not fire Monday's deadlines on another."""
+    mono = FakeTime()
+    clock = WatermarkClock(mono)
+    clock.observe(at(2, 9), "orderhub.orders:0")
+    clock.observe(at(6, 18), "orderhub.inventory:0")
+    assert clock.now() == at(2, 9)
+    clock.observe(at(2, 11), "orderhub.orders:0")
+    assert clock.now() == at(2, 11)
+
+
+def test_a_quiet_source_stops_holding_the_clock_back() -> None:
+    mono = FakeTime()
+    clock = WatermarkClock(mono, idle_seconds=5)
+    clock.observe(at(2, 9), "orderhub.plans:0")
+    clock.observe(at(2, 12), "orderhub.orders:0")
+    mono.t += 3
+    clock.observe(at(2, 13), "orderhub.orders:0")
+    assert clock.now() == at(2, 9)  # plans spoke 3 s ago: still active
+    mono.t += 3
+    assert clock.now() == at(2, 13)  # plans quiet for 6 s: only orders count
+    mono.t += 30  # all quiet: real time since the last event (33 s) moves the clock on
+    assert clock.now() == at(2, 13) + timedelta(seconds=33)
 
 
 # --- hook -----------------------------------------------------------------------------------
