@@ -24,11 +24,13 @@ from decimal import Decimal, DivisionByZero, InvalidOperation
 from typing import Any, Literal, get_args, get_origin
 
 from dsl import ast as a
+from dsl import codegen
 from dsl import schema as s
 from dsl.builtins import BUILTINS, MISSING_TEXT, Missing, format_value, need
 from dsl.check import CheckResult
 from dsl.compiled import (
     CompiledRule,
+    Decision,
     Duration,
     Env,
     Expr,
@@ -586,29 +588,38 @@ class _RuleCompiler:
             return predicate(fn)
         return fn if sort == _BOOL else _as_bool(fn)
 
-    def let(self, clause: a.LetClause) -> tuple[str, Expr]:
+    def let(self, clause: a.LetClause, writer: codegen.DecisionWriter) -> tuple[str, Expr]:
         name, sort, fn = (
             clause.name.name,
             self.exprs.sure(clause.value),
             self.exprs.expr(clause.value),
         )
-        if sort is None:
-            return name, value(fn)
-        self.exprs.let_sorts[name] = sort
-        return name, fn
+        compiled = fn if sort is not None else value(fn)
+        writer.let(name, clause.value, sort, compiled)  # before the let itself is sure
+        if sort is not None:
+            self.exprs.let_sorts[name] = sort
+        return name, compiled
 
-    def event_clauses(self) -> tuple[Pred | None, Outcome, Pred | None]:
-        """An event rule's where, outcome and when, its hot path compiled in fast mode."""
+    def event_clauses(self) -> tuple[Pred | None, Outcome, Pred | None, Decision]:
+        """An event rule's where, outcome and when, its hot path compiled in fast mode,
+        and the same where + lets + when as one generated function (``dsl.codegen``),
+        written clause by clause alongside the closures so each sees the same state."""
         where, when = self.clause(a.WhereClause), self.clause(a.WhenClause)
         on: a.OnClause = self.clause(a.OnClause)
         exprs = self.exprs
         exprs.fast, exprs.triggers = True, tuple(t.name for t in on.types)
+        writer = codegen.DecisionWriter(exprs, exprs.triggers)
         where_fn = self.condition(where.cond) if where else None
+        if where is not None and where_fn is not None:
+            writer.where(where.cond, where_fn)
         exprs.lets_ready = True  # lets run in order after `where`; `when` runs after them
-        lets = tuple(self.let(c) for c in self.rule.clauses if isinstance(c, a.LetClause))
+        lets = tuple(self.let(c, writer) for c in self.rule.clauses if isinstance(c, a.LetClause))
         when_fn = self.condition(when.cond) if when else None
+        if when is not None and when_fn is not None:
+            writer.when(when.cond, when_fn)
         exprs.fast = exprs.lets_ready = False  # messages and penalties: general closures
-        return where_fn, self.outcome(lets=lets), when_fn
+        decision = writer.build(where_fn, lets, when_fn)
+        return where_fn, self.outcome(lets=lets), when_fn, decision
 
     def outcome(
         self, tier: a.TierClause | None = None, lets: tuple[tuple[str, Expr], ...] | None = None
@@ -653,8 +664,9 @@ class _RuleCompiler:
         kind: Kind = "event" if on else "deadline" if after else "schedule"
         where = c(a.WhereClause)
         outcome: Outcome | None
+        decision: Decision | None = None
         if kind == "event":
-            where_fn, outcome, when_fn = self.event_clauses()
+            where_fn, outcome, when_fn, decision = self.event_clauses()
         else:
             where_fn = predicate(self.exprs.expr(where.cond)) if where else None
             outcome, when_fn = (self.outcome() if kind != "deadline" else None), None
@@ -688,6 +700,7 @@ class _RuleCompiler:
             )
             if every
             else None,
+            decision=decision,
         )
 
     def _for_each(self) -> Any:
@@ -710,3 +723,9 @@ def compile_file(tree: a.RuleFile, checked: CheckResult) -> list[CompiledRule]:
         errors = [d for d in checked.diagnostics if d.is_error]
         raise CompileError(f"{tree.file} has {len(errors)} error(s); run check first", errors)
     return [_RuleCompiler(rule, tree, checked.types).compile() for rule in tree.rules]
+
+
+def source_of(rule: CompiledRule) -> str | None:
+    """The generated Python of an event rule's decision (``dsl.codegen``), for debugging;
+    None for other rules and for rules not compiled from source."""
+    return rule.decision.source if rule.decision is not None else None

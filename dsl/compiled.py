@@ -32,6 +32,28 @@ class Env(Protocol):
 
 Expr = Callable[[Env], Any]
 Pred = Callable[[Env], bool]
+# An event rule's decision (``Decision.run``): (event, view, order, env) -> None when
+# `where` is false, False when `when` is false, else the values of the lets in order.
+DecideFn = Callable[[Any, Any, Any, Any], "tuple[Any, ...] | Literal[False] | None"]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """An event rule's `where` + lets + `when` as one generated function (``dsl.codegen``).
+
+    It gives what the closures ``where``, ``outcome.lets`` and ``when`` give, which it
+    keeps: the engine uses it only while the rule still holds those very closures (a rule
+    rebuilt with ``dataclasses.replace`` falls back to them). ``uses_env``: whether ``run``
+    reads its ``env`` argument (pre-built closures for what the generator leaves to them);
+    if not, the engine need not bind the environment to the rule before calling it.
+    """
+
+    run: DecideFn
+    source: str  # the generated Python source, for debugging (``dsl.compile.source_of``)
+    uses_env: bool
+    where: Pred | None
+    lets: tuple[tuple[str, Expr], ...]
+    when: Pred | None
 
 
 @dataclass(frozen=True)
@@ -97,3 +119,4 @@ class CompiledRule:
     cancel_on: frozenset[str] = frozenset()
     tiers: tuple[Tier, ...] = ()
     schedule: Schedule | None = None
+    decision: Decision | None = None  # event rules compiled from source: generated code

@@ -40,10 +40,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
 from dsl.calendar import DEFAULT_CALENDAR, Calendar
-from dsl.compiled import CompiledRule, Outcome, Tier
+from dsl.compiled import CompiledRule, DecideFn, Outcome, Tier
 from dsl.errors import DslError
 from streams.models import EVENT_TYPES, Alert, Event, Penalty, parse_event
 from streams.state import StateView, Table, Tables
@@ -76,6 +76,7 @@ EVAL_ERRORS = (
 )
 
 ENGINE_CLOCK = "engine"
+FIRING_PREFIX = "firing:"  # ``rule_clock`` "firing:RULE": the rule's alerts firing (``verdict``)
 SCHEDULE_TIER = "deadline"  # tier name of a schedule rule written without `tier` blocks
 _CENT = Decimal("0.01")
 # A clock that jumps further than this many schedule periods at once is re-anchored
@@ -225,6 +226,15 @@ class _Rule:
     calendar: Calendar
     tiers: tuple[Tier, ...]
     key_of: KeyOf  # the business key of a trigger event (see ``_key_function``)
+    # Event rules (see ``_decision``): where + lets + when in one call, and whether that
+    # call reads the environment (then it is bound to the rule, key included, first).
+    decide: DecideFn | None = None
+    uses_env: bool = True
+    let_names: tuple[str, ...] = ()
+    # The key is computed before the decision when it may fail (an error must count
+    # whether or not the rule fires) or when the decision reads the environment.
+    eager_key: bool = True
+    firing_key: str = ""  # ``rule_clock`` entry: fingerprints of the rule's firing alerts
 
 
 def order_of(tables: Tables, event: Event | None) -> Mapping[str, Any] | None:
@@ -253,23 +263,28 @@ def _key_from(
     return key
 
 
-def _key_function(rule: CompiledRule) -> KeyOf:
-    """``_event_key`` for the rule's trigger events, built once. When every trigger type
-    has every key field as a required text (validated by pydantic, so never None), the key
-    is read straight from the event; otherwise each name may fall back to the order."""
-    fields = rule.key_fields
+def _key_is_sure(rule: CompiledRule) -> bool:
+    """Whether every trigger type has every key field as a required text (validated by
+    pydantic, so never None): then the key is read straight from the event, never fails."""
     models = [EVENT_TYPES.get(t) for t in rule.triggers]
-    sure = rule.kind == "event" and all(
+    return rule.kind == "event" and all(
         model is not None
         and all(
             (info := model.model_fields.get(name)) is not None
             and info.annotation is str
             and info.is_required()
-            for name in fields
+            for name in rule.key_fields
         )
         for model in models
     )
-    if not sure or len(fields) > 3:
+
+
+def _key_function(rule: CompiledRule) -> KeyOf:
+    """``_event_key`` for the rule's trigger events, built once: read straight from the
+    event when the key is sure (``_key_is_sure``); otherwise each name may fall back to
+    the order."""
+    fields = rule.key_fields
+    if not _key_is_sure(rule) or len(fields) > 3:
         return lambda event, order: _key_from(fields, event, order)
     if len(fields) == 3:
         first, second, third = fields
@@ -342,6 +357,7 @@ class Engine:
         self._schedules = [p for p in prepared if p.rule.kind == "schedule"]
         self._heap: list[tuple[datetime, str]] = []
         self._heap_table: Table | None = None
+        self._indexed: tuple[int, int] | None = None  # tables ``_ensure_firing_index`` saw
         self.errors: Counter[str] = Counter()
         self._warned: set[tuple[str, str]] = set()
 
@@ -356,6 +372,7 @@ class Engine:
         """
         now = event.event_time
         alerts = self._advance(tables, now)
+        self._ensure_firing_index(tables)
         order = order_of(tables, event)
         # One environment for the event, shared by its rules (each step binds it to its rule).
         env = rule_env(event, order, StateView(tables), now)
@@ -426,25 +443,121 @@ class Engine:
         order: Mapping[str, Any] | None,
         seq: int,
     ) -> list[Alert]:
-        rule = prepared.rule
-        outcome = _outcome(rule)
-        key = prepared.key_of(event, order)
-        fp = fingerprint(rule.id, "", key)
-        last = tables["rule_alerts"].get(fp)
-        if last is not None and last.get("seq") is not None and int(last["seq"]) >= seq:
-            return []  # this event was judged already (a redelivery)
-        fires = judge_event_rule(prepared, env, key)
-        if fires is None:
-            return []  # `where` is false
-        if fires:
-            alert = _alert(prepared, "", outcome, env, event.event_time, [event.event_id])
-            _remember_firing(tables, alert, seq)
-            return [alert]
-        if last is not None and last["status"] == "firing":
-            resolved = _resolved(last, event.event_time, [event.event_id])
-            tables["rule_alerts"][fp] = {"status": "resolved", "seq": seq}
-            return [resolved]
-        return []
+        found = self.verdict(prepared, tables, env, event, order, seq)
+        return [] if found is None else [self._act(prepared, tables, env, event, seq, found)]
+
+    def verdict(
+        self,
+        prepared: _Rule,
+        tables: Tables,
+        env: RuleEnv,
+        event: Event,
+        order: Mapping[str, Any] | None,
+        seq: int,
+    ) -> Verdict | None:
+        """What an event rule makes of ``event``, without changing anything: None when
+        nothing happens (`where` false, a redelivery, `when` false with nothing firing).
+
+        The business key, fingerprint and ``rule_alerts`` entry are read first when the
+        rule has an alert firing (it may resolve) or the key may fail; otherwise only if
+        it fires: the rule's ``firing:RULE`` entry in ``rule_clock`` says which."""
+        key = prepared.key_of(event, order) if prepared.eager_key else None
+        firing = tables["rule_clock"].get(prepared.firing_key)
+        if firing is None or firing:
+            key = prepared.key_of(event, order) if key is None else key
+            return self._verdict_keyed(prepared, tables, env, event, order, seq, key)
+        try:
+            result = self._decide(prepared, env, event, order, key)
+        except EVAL_ERRORS:
+            # An old event redelivered was not judged before either: no error for it.
+            key = prepared.key_of(event, order) if key is None else key
+            if _redelivered(tables, prepared, key, seq)[0]:
+                return None
+            raise
+        if result is None or result is False:
+            return None  # no alert of the rule is firing: nothing to resolve
+        key = prepared.key_of(event, order) if key is None else key
+        redelivered, fp, last = _redelivered(tables, prepared, key, seq)
+        return None if redelivered else Verdict(result, key, fp, last)
+
+    def _verdict_keyed(
+        self,
+        prepared: _Rule,
+        tables: Tables,
+        env: RuleEnv,
+        event: Event,
+        order: Mapping[str, Any] | None,
+        seq: int,
+        key: dict[str, str],
+    ) -> Verdict | None:
+        """``verdict`` when the rule's alert for ``key`` may be firing: the redelivery check
+        first, then the decision; `when` false resolves a firing alert."""
+        redelivered, fp, last = _redelivered(tables, prepared, key, seq)
+        if redelivered:
+            return None  # this event was judged already
+        result = self._decide(prepared, env, event, order, key)
+        if result is None:
+            return None  # `where` is false
+        if result is False and (last is None or last["status"] != "firing"):
+            return None
+        return Verdict(None if result is False else result, key, fp, last)  # fire / resolve
+
+    @staticmethod
+    def _decide(
+        prepared: _Rule,
+        env: RuleEnv,
+        event: Event,
+        order: Mapping[str, Any] | None,
+        key: Mapping[str, str] | None,
+    ) -> tuple[Any, ...] | Literal[False] | None:
+        """The rule's decision; the environment is bound to the rule first only when the
+        decision reads it (the key is then known: ``eager_key``)."""
+        assert prepared.decide is not None  # event rules have one (``_prepare``)
+        if prepared.uses_env:
+            env.key = _NO_KEY if key is None else key
+            env.calendar = prepared.calendar
+            env.start = env.deadline = None
+            env.lets = {}
+        return prepared.decide(event, env.view, order, env)
+
+    def _act(
+        self,
+        prepared: _Rule,
+        tables: Tables,
+        env: RuleEnv,
+        event: Event,
+        seq: int,
+        found: Verdict,
+    ) -> Alert:
+        """Fire (with the lets' values) or resolve, and remember it."""
+        if found.values is None:
+            assert found.last is not None  # only a firing alert resolves
+            resolved = _resolved(found.last, event.event_time, [event.event_id])
+            tables["rule_alerts"][found.fp] = {"status": "resolved", "seq": seq}
+            _note_firing(tables, prepared, found.fp, firing=False)
+            return resolved
+        _bind(env, prepared, found.key)
+        env.lets = dict(zip(prepared.let_names, found.values, strict=True))
+        alert = _alert(
+            prepared, "", _outcome(prepared.rule), env, event.event_time, [event.event_id]
+        )
+        _remember_firing(tables, alert, seq)
+        _note_firing(tables, prepared, found.fp, firing=True, seq=seq)
+        return alert
+
+    def _ensure_firing_index(self, tables: Tables) -> None:
+        """Every event rule's ``firing:RULE`` entry, built from ``rule_alerts`` where it is
+        missing (new tables, a rule new to them, state from before the entries existed);
+        checked once per table, as the timer heap is."""
+        alerts, clock = tables["rule_alerts"], tables["rule_clock"]
+        if self._indexed == (id(alerts), id(clock)):
+            return
+        missing = [p for p in self.rules.values() if p.firing_key and p.firing_key not in clock]
+        if missing:
+            firing = _firing_by_rule(alerts)
+            for prepared in missing:
+                clock[prepared.firing_key] = firing.get(prepared.rule.id, {})
+        self._indexed = (id(alerts), id(clock))
 
     # --- deadline rules ---------------------------------------------------------------
 
@@ -753,7 +866,56 @@ def _prepare(rule: CompiledRule, calendars: Mapping[str, Calendar], default: Cal
         raise EngineError(f"{rule.source}: schedule rule {rule.id} has no schedule")
     if rule.kind == "deadline" and any(t.after is None and t.by is None for t in tiers):
         raise EngineError(f"{rule.source}: deadline rule {rule.id} has a tier without a time")
-    return _Rule(rule, calendar, tiers, _key_function(rule))
+    if rule.kind != "event":
+        return _Rule(rule, calendar, tiers, _key_function(rule))
+    decide, uses_env = _decision(rule)
+    return _Rule(
+        rule,
+        calendar,
+        tiers,
+        _key_function(rule),
+        decide=decide,
+        uses_env=uses_env,
+        let_names=tuple(name for name, _ in _outcome(rule).lets),
+        eager_key=uses_env or not _key_is_sure(rule),
+        firing_key=f"{FIRING_PREFIX}{rule.id}",
+    )
+
+
+def _decision(rule: CompiledRule) -> tuple[DecideFn, bool]:
+    """The rule's decision function and whether it reads the environment: the generated
+    one (``dsl.codegen``) while the rule still holds the closures it was generated from,
+    else the closures themselves (a rule built by hand, or rebuilt with ``replace``)."""
+    generated = rule.decision
+    outcome = _outcome(rule)
+    if (
+        generated is not None
+        and generated.where is rule.where
+        and generated.when is rule.when
+        and generated.lets is outcome.lets
+    ):
+        return generated.run, generated.uses_env
+    return _closure_decision(rule.where, outcome.lets, rule.when), True
+
+
+def _closure_decision(where: Any, lets: tuple[tuple[str, Any], ...], when: Any) -> DecideFn:
+    """The decision protocol (``dsl.compiled.DecideFn``) over the closures, reading the
+    environment the engine bound to the rule (the lets go into ``env.lets`` one by one:
+    later ones read earlier ones there)."""
+
+    def decide(
+        event: Any, view: Any, order: Any, env: RuleEnv
+    ) -> tuple[Any, ...] | Literal[False] | None:
+        if where is not None and not where(env):
+            return None
+        values = env.lets
+        for name, expr in lets:
+            values[name] = expr(env)
+        if when is None or when(env):
+            return tuple([values[name] for name, _ in lets])
+        return False
+
+    return decide
 
 
 def _outcome(rule: CompiledRule) -> Outcome:
@@ -842,6 +1004,52 @@ def _remember_firing(tables: Tables, alert: Alert, seq: int | None) -> None:
         "seq": seq,
         "alert": alert.model_dump(mode="json"),
     }
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """An event rule fires (``values``: its lets' values, in order) or resolves (None)."""
+
+    values: tuple[Any, ...] | None
+    key: dict[str, str]
+    fp: str
+    last: Mapping[str, Any] | None  # the fingerprint's ``rule_alerts`` entry
+
+
+def _redelivered(
+    tables: Tables, prepared: _Rule, key: Mapping[str, str], seq: int
+) -> tuple[bool, str, Mapping[str, Any] | None]:
+    """Whether ``seq`` was judged for this alert already, its fingerprint and entry."""
+    fp = fingerprint(prepared.rule.id, "", key)
+    last = tables["rule_alerts"].get(fp)
+    old = last is not None and last.get("seq") is not None and int(last["seq"]) >= seq
+    return old, fp, last
+
+
+def _note_firing(
+    tables: Tables, prepared: _Rule, fp: str, *, firing: bool, seq: int | None = None
+) -> None:
+    """Keep the rule's ``firing:RULE`` entry (``rule_clock``) in step with ``rule_alerts``:
+    fingerprint -> sequence number it began firing at, for its alerts now firing."""
+    clock = tables["rule_clock"]
+    current = clock.get(prepared.firing_key)
+    if current is None:
+        return  # not indexed: ``verdict`` reads ``rule_alerts`` every time
+    if firing and fp not in current:
+        clock[prepared.firing_key] = {**current, fp: seq}
+    elif not firing and fp in current:
+        clock[prepared.firing_key] = {f: s for f, s in current.items() if f != fp}
+
+
+def _firing_by_rule(alerts: Table) -> dict[str, dict[str, Any]]:
+    """The firing event-rule alerts in ``rule_alerts`` by rule id: fingerprint -> seq (an
+    event rule's fingerprint is the one of its id, tier "" and key; a tier's is not)."""
+    firing: dict[str, dict[str, Any]] = {}
+    for fp, entry in alerts.items():
+        alert = entry.get("alert") if entry.get("status") == "firing" else None
+        if alert and fingerprint(alert["rule_id"], "", alert["key"]) == fp:
+            firing.setdefault(alert["rule_id"], {})[fp] = entry.get("seq")
+    return firing
 
 
 def _resolved(last: Mapping[str, Any], at: datetime, triggered_by: list[str]) -> Alert:
