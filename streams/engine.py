@@ -34,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import logging
+import operator
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -102,7 +103,8 @@ def fingerprint(rule_id: str, tier: str, key: Mapping[str, str]) -> str:
 
     Event rules have the tier name ``""``.
     """
-    text = "\n".join((rule_id, tier, key_text(key)))
+    # ``key_text`` written out: this runs for every event rule that fires or resolves.
+    text = f"{rule_id}\n{tier}\n" + "|".join([f"{name}={value}" for name, value in key.items()])
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
@@ -215,6 +217,12 @@ def _bind(
 
 
 _NO_KEY: Mapping[str, str] = MappingProxyType({})
+
+
+def _no_decision(event: Any, view: Any, order: Any, env: Any) -> None:
+    raise EngineError("only event rules have a decision")
+
+
 KeyOf = Callable[[Event, Mapping[str, Any] | None], dict[str, str]]
 
 
@@ -228,13 +236,14 @@ class _Rule:
     key_of: KeyOf  # the business key of a trigger event (see ``_key_function``)
     # Event rules (see ``_decision``): where + lets + when in one call, and whether that
     # call reads the environment (then it is bound to the rule, key included, first).
-    decide: DecideFn | None = None
+    decide: DecideFn = _no_decision  # only event rules are decided
     uses_env: bool = True
     let_names: tuple[str, ...] = ()
     # The key is computed before the decision when it may fail (an error must count
     # whether or not the rule fires) or when the decision reads the environment.
     eager_key: bool = True
-    firing_key: str = ""  # ``rule_clock`` entry: fingerprints of the rule's firing alerts
+    firing_key: str = ""  # ``rule_clock`` entry: the rule's firing alerts (``verdict``)
+    key_values: Callable[[Event], tuple[Any, ...]] = tuple  # a sure key's values, in order
 
 
 def order_of(tables: Tables, event: Event | None) -> Mapping[str, Any] | None:
@@ -358,6 +367,8 @@ class Engine:
         self._heap: list[tuple[datetime, str]] = []
         self._heap_table: Table | None = None
         self._indexed: tuple[int, int] | None = None  # tables ``_ensure_firing_index`` saw
+        # rule id -> (its ``firing:RULE`` value, the key values in it): see ``_firing_here``
+        self._firing_keys: dict[str, tuple[Mapping[str, Any], frozenset[tuple[Any, ...]]]] = {}
         self.errors: Counter[str] = Counter()
         self._warned: set[tuple[str, str]] = set()
 
@@ -458,27 +469,51 @@ class Engine:
         """What an event rule makes of ``event``, without changing anything: None when
         nothing happens (`where` false, a redelivery, `when` false with nothing firing).
 
-        The business key, fingerprint and ``rule_alerts`` entry are read first when the
-        rule has an alert firing (it may resolve) or the key may fail; otherwise only if
-        it fires: the rule's ``firing:RULE`` entry in ``rule_clock`` says which."""
+        The decision comes first; the business key, fingerprint and ``rule_alerts`` entry
+        (the redelivery check) only when the rule fires, or when `when` is false and the
+        rule's ``firing:RULE`` entry in ``rule_clock`` lists this key (it resolves). The
+        key is computed up front only when it may fail or the decision reads it."""
         key = prepared.key_of(event, order) if prepared.eager_key else None
         firing = tables["rule_clock"].get(prepared.firing_key)
-        if firing is None or firing:
+        if firing is None:  # not indexed: key, fingerprint and entry first, as always
             key = prepared.key_of(event, order) if key is None else key
             return self._verdict_keyed(prepared, tables, env, event, order, seq, key)
         try:
-            result = self._decide(prepared, env, event, order, key)
+            if prepared.uses_env:
+                _bind(env, prepared, _NO_KEY if key is None else key)
+            result = prepared.decide(event, env.view, order, env)
         except EVAL_ERRORS:
             # An old event redelivered was not judged before either: no error for it.
             key = prepared.key_of(event, order) if key is None else key
             if _redelivered(tables, prepared, key, seq)[0]:
                 return None
             raise
-        if result is None or result is False:
-            return None  # no alert of the rule is firing: nothing to resolve
+        if result is None:
+            return None  # `where` is false
+        if result is False and not (firing and self._firing_here(prepared, firing, event, key)):
+            return None  # no alert of this key is firing: nothing to resolve
         key = prepared.key_of(event, order) if key is None else key
         redelivered, fp, last = _redelivered(tables, prepared, key, seq)
-        return None if redelivered else Verdict(result, key, fp, last)
+        if redelivered or (result is False and (last is None or last["status"] != "firing")):
+            return None
+        return Verdict(None if result is False else result, key, fp, last)  # fire / resolve
+
+    def _firing_here(
+        self,
+        prepared: _Rule,
+        firing: Mapping[str, Any],
+        event: Event,
+        key: Mapping[str, str] | None,
+    ) -> bool:
+        """Whether the alert of this event's key is among the rule's firing ones, by key
+        values (no fingerprint: a sha256 costs more than the whole decision). The set is
+        derived once per ``firing:RULE`` value: it is replaced, never changed in place."""
+        cached = self._firing_keys.get(prepared.rule.id)
+        if cached is None or cached[0] is not firing:
+            cached = (firing, frozenset(tuple(values) for values in firing.values()))
+            self._firing_keys[prepared.rule.id] = cached
+        here = tuple(key.values()) if key is not None else prepared.key_values(event)
+        return here in cached[1]
 
     def _verdict_keyed(
         self,
@@ -512,7 +547,6 @@ class Engine:
     ) -> tuple[Any, ...] | Literal[False] | None:
         """The rule's decision; the environment is bound to the rule first only when the
         decision reads it (the key is then known: ``eager_key``)."""
-        assert prepared.decide is not None  # event rules have one (``_prepare``)
         if prepared.uses_env:
             env.key = _NO_KEY if key is None else key
             env.calendar = prepared.calendar
@@ -534,7 +568,7 @@ class Engine:
             assert found.last is not None  # only a firing alert resolves
             resolved = _resolved(found.last, event.event_time, [event.event_id])
             tables["rule_alerts"][found.fp] = {"status": "resolved", "seq": seq}
-            _note_firing(tables, prepared, found.fp, firing=False)
+            _note_firing(tables, prepared, found.fp, found.key, firing=False)
             return resolved
         _bind(env, prepared, found.key)
         env.lets = dict(zip(prepared.let_names, found.values, strict=True))
@@ -542,7 +576,7 @@ class Engine:
             prepared, "", _outcome(prepared.rule), env, event.event_time, [event.event_id]
         )
         _remember_firing(tables, alert, seq)
-        _note_firing(tables, prepared, found.fp, firing=True, seq=seq)
+        _note_firing(tables, prepared, found.fp, found.key, firing=True)
         return alert
 
     def _ensure_firing_index(self, tables: Tables) -> None:
@@ -879,7 +913,18 @@ def _prepare(rule: CompiledRule, calendars: Mapping[str, Calendar], default: Cal
         let_names=tuple(name for name, _ in _outcome(rule).lets),
         eager_key=uses_env or not _key_is_sure(rule),
         firing_key=f"{FIRING_PREFIX}{rule.id}",
+        key_values=_key_values(rule.key_fields),
     )
+
+
+def _key_values(fields: tuple[str, ...]) -> Callable[[Event], tuple[Any, ...]]:
+    """The values of a sure key (``_key_is_sure``) read from the event, in key order."""
+    if len(fields) == 1:
+        (name,) = fields
+        return lambda event: (getattr(event, name),)
+    if fields:
+        return operator.attrgetter(*fields)
+    return lambda event: ()
 
 
 def _decision(rule: CompiledRule) -> tuple[DecideFn, bool]:
@@ -1027,28 +1072,29 @@ def _redelivered(
 
 
 def _note_firing(
-    tables: Tables, prepared: _Rule, fp: str, *, firing: bool, seq: int | None = None
+    tables: Tables, prepared: _Rule, fp: str, key: Mapping[str, str], *, firing: bool
 ) -> None:
     """Keep the rule's ``firing:RULE`` entry (``rule_clock``) in step with ``rule_alerts``:
-    fingerprint -> sequence number it began firing at, for its alerts now firing."""
+    fingerprint -> the key's values (in key order), for its alerts now firing. A new value
+    each time, never changed in place (Faust sees assignments only; ``_firing_here``)."""
     clock = tables["rule_clock"]
     current = clock.get(prepared.firing_key)
     if current is None:
         return  # not indexed: ``verdict`` reads ``rule_alerts`` every time
     if firing and fp not in current:
-        clock[prepared.firing_key] = {**current, fp: seq}
+        clock[prepared.firing_key] = {**current, fp: list(key.values())}
     elif not firing and fp in current:
         clock[prepared.firing_key] = {f: s for f, s in current.items() if f != fp}
 
 
 def _firing_by_rule(alerts: Table) -> dict[str, dict[str, Any]]:
-    """The firing event-rule alerts in ``rule_alerts`` by rule id: fingerprint -> seq (an
-    event rule's fingerprint is the one of its id, tier "" and key; a tier's is not)."""
+    """The firing event-rule alerts in ``rule_alerts`` by rule id: fingerprint -> key values
+    (an event rule's fingerprint is the one of its id, tier "" and key; a tier's is not)."""
     firing: dict[str, dict[str, Any]] = {}
     for fp, entry in alerts.items():
         alert = entry.get("alert") if entry.get("status") == "firing" else None
         if alert and fingerprint(alert["rule_id"], "", alert["key"]) == fp:
-            firing.setdefault(alert["rule_id"], {})[fp] = entry.get("seq")
+            firing.setdefault(alert["rule_id"], {})[fp] = list(alert["key"].values())
     return firing
 
 

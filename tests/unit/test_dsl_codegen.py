@@ -59,7 +59,6 @@ def decide_both(rule: CompiledRule, tables: Tables, event: Event) -> tuple[Any, 
     prepared = Engine([rule], CALENDARS).rules[rule.id]
     results = []
     for decide in (prepared.decide, _closure_decision(rule.where, prepared_lets(rule), rule.when)):
-        assert decide is not None
         order = order_of(tables, event)
         env = rule_env(event, order, StateView(tables), event.event_time, prepared.calendar)
         env.key = prepared.key_of(event, order)
@@ -294,7 +293,7 @@ def test_the_firing_index_follows_fire_and_resolve_and_blocks_old_events() -> No
     assert engine.on_event(tables, entered("e1", 10), 2) == []
     assert tables["rule_clock"]["firing:CAP-1"] == {}
     [fired] = engine.on_event(tables, entered("e2", 60), 3)
-    assert fired.status == "firing" and tables["rule_clock"]["firing:CAP-1"] == {fp: 3}
+    assert fired.status == "firing" and tables["rule_clock"]["firing:CAP-1"] == {fp: ["east", "O1"]}
     [resolved] = engine.on_event(tables, entered("e3", 10), 4)
     assert resolved.status == "resolved" and tables["rule_clock"]["firing:CAP-1"] == {}
     # Nothing fires now, but the old event e2 redelivered must not fire again.
@@ -309,3 +308,13 @@ def test_a_new_engine_rebuilds_the_index_from_the_alerts() -> None:
     [resolved] = fresh.on_event(tables, entered("e3", 10), 4)
     assert resolved.status == "resolved" and resolved.fingerprint == fired.fingerprint
     assert tables["rule_clock"]["firing:CAP-1"] == {}
+
+
+def test_an_alert_firing_for_one_key_resolves_by_that_key_only() -> None:
+    engine, tables, _ = cap_engine()
+    [fired] = engine.on_event(tables, entered("e1", 60), 2)
+    other = entered("e2", 10).model_copy(update={"order_id": "O2"})
+    apply_event(tables, other, 3)
+    assert engine.on_event(tables, other, 3) == []  # O2 is not firing: nothing to resolve
+    [resolved] = engine.on_event(tables, entered("e3", 10), 4)
+    assert resolved.status == "resolved" and resolved.fingerprint == fired.fingerprint
