@@ -1,25 +1,24 @@
-"""CAP-1 four ways, on the same inputs: the compiled rule, a hand-written lambda, the
-``rule-engine`` package and ``zen-engine``.
+"""CAP-1 (``rules/caps.rule``) timed against a hand-written lambda, two ways.
 
-Every contender gets the same inputs, the event and a ``StateView`` over the tables (built
-once, as the engine builds one per event whatever the rules), and does the whole of one
-evaluation: skip a region without a reasonable stock on record, read its reasonable stock,
-in-transit quantity and forecast, compute the cap and compare.
+Figure 1, the decision: every contender is called as ``f(event, view, order, env)`` with
+the same values (the order record and ``StateView`` built once per event, as the engine
+builds them whatever the rules) and gives the same answer: None when the region has no
+limit on record (CAP-1's `where`), False below the cap, else the four lets' values. The
+compiled rule's contender is its generated decision itself (``dsl.codegen``); the
+closures it replaced, ``rule-engine`` and ``zen-engine`` run alongside.
 
-The compiled rule runs the engine's own code, not a copy of it: what ``Engine.on_event``
-does once per event (``order_of``: the order record; ``rule_env``: the environment its
-rules share) and what ``Engine._judge`` does for the rule (``key_of``: the business key;
-``judge_event_rule``: bind the environment to the rule, ``where``, the lets in order, kept
-for the alert, ``when``). Left out are only the redelivery check and the alert itself
-(fingerprint, message, values), which a hand-written rule inside the engine needs alike.
-
-The lambda is what a programmer writes for the rule: one read of the reasonable stock,
-for the filter and the cap. The rule reads it twice (in ``where`` and in ``let stock``):
-that is part of what is measured.
+Figure 2, the engine: ``Engine``'s own code for one event and the rule, given only the
+event: the order record and environment (per event) and ``Engine.verdict`` (the rule's
+alert state, the decision, and key + fingerprint + ``rule_alerts`` entry where needed), in
+two states of the tables: no CAP-1 alert firing (the key is computed only for an event
+that fires) and one firing (every evaluation reads key, fingerprint and entry, as every
+evaluation did before). Left out is building the alert, which a hand-written rule inside
+the engine would need alike. Before timing, every contender must agree with the lambda.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -32,7 +31,7 @@ import zen
 
 from dsl.calendar import load_calendars
 from dsl.compiled import CompiledRule
-from streams.engine import Engine, judge_event_rule, order_of, rule_env
+from streams.engine import Engine, RuleEnv, _closure_decision, order_of, rule_env
 from streams.models import OrderEntered, RegionLimits, WeeklyForecast, parse_event
 from streams.state import StateView, Tables, apply_event, empty_tables
 
@@ -102,36 +101,56 @@ def load_cap1() -> CompiledRule:
     return next(r for r in rules if r.id == "CAP-1")
 
 
-Evaluate = Callable[[OrderEntered], bool]
+# Every contender is called as f(event, view, order, env) with the same values: the event,
+# a StateView and the order record (built once: the engine builds them once per event
+# whatever the rules), and an environment built once that only the closures read.
+Evaluate = Callable[[OrderEntered, StateView, Any, RuleEnv], object]
+Case = tuple[OrderEntered, StateView, Any, RuleEnv]
 
 
-def compiled(rule: CompiledRule, tables: Tables) -> Evaluate:
-    """The engine's code for one event and one event rule (see the module docstring):
-    the rule prepared by ``Engine`` as the worker's engine prepares it."""
-    prepared = Engine([rule], load_calendars(RULES_DIR / "calendars")).rules[rule.id]
-    key_of = prepared.key_of
-    view = StateView(tables)
-
-    def evaluate(event: OrderEntered) -> bool:
-        order = order_of(tables, event)  # once per event
-        env = rule_env(event, order, view, event.event_time)  # once per event
-        return bool(judge_event_rule(prepared, env, key_of(event, order)))  # per rule
-
-    return evaluate
+def cases(inputs: Inputs, events: Sequence[OrderEntered]) -> list[Case]:
+    view, env = StateView(inputs.tables), _env(inputs)
+    return [(e, view, order_of(inputs.tables, e), env) for e in events]
 
 
-def hand_written(tables: Tables) -> Evaluate:
-    """What a programmer would write for CAP-1, keeping the lets for the alert."""
-    view = StateView(tables)
+def _env(inputs: Inputs) -> RuleEnv:
+    return rule_env(None, None, StateView(inputs.tables), START)
 
-    def evaluate(event: OrderEntered) -> bool:
-        stock = view.region_reasonable_stock(event.region)
-        if stock <= 0:
-            return False  # no limit on record: CAP-1 does not apply
-        in_transit = view.in_transit_region(event.region)
-        forecast = view.forecast_region(event.region)
-        cap = stock - in_transit + forecast
-        return event.quantity >= cap
+
+def fires(result: object) -> bool:
+    """A decision's answer as a bool: the lets' values (a tuple) mean it fires."""
+    return isinstance(result, tuple) or result is True
+
+
+def hand_written(event: OrderEntered, view: StateView, order: Any, env: Any) -> object:
+    """What a programmer writes for CAP-1, with the decision's answer: None when the
+    region has no limit on record, False below the cap, else the lets' values."""
+    stock = view.region_reasonable_stock(event.region)
+    if stock <= 0:
+        return None  # no limit on record: CAP-1 does not apply
+    in_transit = view.in_transit_region(event.region)
+    forecast = view.forecast_region(event.region)
+    cap = stock - in_transit + forecast
+    if event.quantity >= cap:
+        return (stock, in_transit, forecast, cap)
+    return False
+
+
+def generated(rule: CompiledRule) -> Evaluate:
+    """The rule's generated decision itself (``dsl.codegen``): no wrapper around it."""
+    assert rule.decision is not None and not rule.decision.uses_env  # env is not read
+    return rule.decision.run
+
+
+def closures(rule: CompiledRule) -> Evaluate:
+    """The same decision by the closures (the backend before code generation), with what
+    the engine does for them: the environment holds the event, order and fresh lets."""
+    assert rule.outcome is not None
+    decide = _closure_decision(rule.where, rule.outcome.lets, rule.when)
+
+    def evaluate(event: OrderEntered, view: StateView, order: Any, env: RuleEnv) -> object:
+        env.event, env.order, env.lets = event, order, {}
+        return decide(event, view, order, env)
 
     return evaluate
 
@@ -145,64 +164,86 @@ def _context(view: StateView, event: OrderEntered) -> dict[str, int]:
     }
 
 
-def with_rule_engine(tables: Tables) -> Evaluate:
+def with_rule_engine() -> Evaluate:
     """``rule_engine.Rule``, compiled once, over a dict context built per event."""
-    view = StateView(tables)
     rule = rule_engine.Rule(EXPRESSION)
-    return lambda event: bool(rule.matches(_context(view, event)))
+    return lambda event, view, order, env: bool(rule.matches(_context(view, event)))
 
 
-def with_zen(tables: Tables) -> Evaluate:
+def with_zen() -> Evaluate:
     """``zen.compile_expression``, compiled once, over a dict context built per event."""
-    view = StateView(tables)
     expression = zen.compile_expression(EXPRESSION)
-    return lambda event: bool(expression.evaluate(_context(view, event)))
+    return lambda event, view, order, env: bool(expression.evaluate(_context(view, event)))
 
 
-def stages(inputs: Inputs) -> dict[str, Evaluate]:
-    """The compiled contender built up step by step, to show where its time goes: the
-    per-event part, then the key, then the rule with its clauses added one by one."""
+def decisions(inputs: Inputs) -> dict[str, Evaluate]:
+    """Figure 1, the decision alone: hand-written first (the reference of the ratios)."""
     rule = load_cap1()
-    assert rule.outcome is not None  # an event rule
-    bare = replace(rule, where=None, when=None, outcome=replace(rule.outcome, lets=()))
-    prepared = Engine([rule], load_calendars(RULES_DIR / "calendars")).rules[rule.id]
-    tables, view = inputs.tables, StateView(inputs.tables)
-
-    def per_event(event: OrderEntered) -> bool:
-        order = order_of(tables, event)
-        return rule_env(event, order, view, event.event_time) is None
-
-    def with_key(event: OrderEntered) -> bool:
-        order = order_of(tables, event)
-        rule_env(event, order, view, event.event_time)
-        return not prepared.key_of(event, order)
-
     return {
-        "order record + environment": per_event,
-        "+ business key": with_key,
-        "+ bind to the rule": compiled(bare, tables),
-        "+ where": compiled(replace(bare, where=rule.where), tables),
-        "+ 4 lets": compiled(replace(rule, when=None), tables),
-        "+ when (= compiled CAP-1)": compiled(rule, tables),
+        "hand-written lambda": hand_written,
+        "generated decision (dsl)": generated(rule),
+        "closures (before codegen)": closures(rule),
+        f"rule-engine {rule_engine.__version__}": with_rule_engine(),
+        "zen-engine expression": with_zen(),
     }
 
 
-def contenders(inputs: Inputs) -> dict[str, Evaluate]:
-    """The four contenders, hand-written first (the reference of the ratios)."""
+SEQ = 10**9  # newer than anything in the tables: never a redelivery
+
+
+def engine_path(rule: CompiledRule, tables: Tables) -> Evaluate:
+    """The engine's own code per event for one event rule: the order record and the
+    environment (``Engine.on_event``), then ``Engine.verdict`` (alert state, decision,
+    and key + fingerprint + ``rule_alerts`` entry where needed). Given only the event;
+    no alert is built (a firing event's verdict is returned instead)."""
+    engine = Engine([rule], load_calendars(RULES_DIR / "calendars"))
+    engine._ensure_firing_index(tables)
+    prepared, view = engine.rules[rule.id], StateView(tables)
+
+    def evaluate(event: OrderEntered, _view: StateView, _order: Any, _env: RuleEnv) -> object:
+        order = order_of(tables, event)  # once per event
+        env = rule_env(event, order, view, event.event_time)  # once per event
+        found = engine.verdict(prepared, tables, env, event, order, SEQ)  # per rule
+        return found is not None and found.values is not None
+
+    return evaluate
+
+
+def with_alert_firing(inputs: Inputs, rule: CompiledRule) -> Tables:
+    """A copy of the tables where CAP-1 has one alert firing (for an order not among the
+    events): every evaluation must then read key, fingerprint and entry."""
+    tables = copy.deepcopy(inputs.tables)
+    engine = Engine([rule], load_calendars(RULES_DIR / "calendars"))
+    big = _entered(10**6, REGIONS[0]).model_copy(update={"quantity": 10**6})
+    assert engine.on_event(tables, big, SEQ - 1), "CAP-1 should fire on a huge order"
+    return tables
+
+
+def engine_paths(inputs: Inputs) -> dict[str, Evaluate]:
+    """Figure 2, the whole engine path per event, against the same lambda."""
+    rule = load_cap1()
+    quiet = copy.deepcopy(inputs.tables)
+    before = replace(rule, decision=None)  # closures, as before code generation
+    firing = with_alert_firing(inputs, rule)
     return {
-        "hand-written lambda": hand_written(inputs.tables),
-        "compiled CAP-1 (dsl)": compiled(load_cap1(), inputs.tables),
-        f"rule-engine {rule_engine.__version__}": with_rule_engine(inputs.tables),
-        "zen-engine expression": with_zen(inputs.tables),
+        "hand-written lambda": hand_written,
+        "engine, no CAP-1 alert firing": engine_path(rule, quiet),
+        "engine, a CAP-1 alert firing": engine_path(rule, firing),
+        "engine, closures, alert firing": engine_path(before, firing),
     }
 
 
-def disagreements(evaluators: Mapping[str, Evaluate], events: Sequence[OrderEntered]) -> list[str]:
-    """Events on which a contender's answer differs from the hand-written one's."""
-    reference = [next(iter(evaluators.values()))(event) for event in events]
+def disagreements(evaluators: Mapping[str, Evaluate], probes: Sequence[Case]) -> list[str]:
+    """Probes on which a contender's answer differs from the hand-written one's: whether it
+    fires (the probes of a region without limits fire without CAP-1's `where`), and for a
+    decision's lets' values or None (`where` false), those too."""
     problems = []
     for name, evaluate in evaluators.items():
-        for event, expected in zip(events, reference, strict=True):
-            if evaluate(event) != expected:
-                problems.append(f"{name}: {event.order_id} gives {not expected}")
+        for case in probes:
+            got, expected = evaluate(*case), hand_written(*case)
+            same = fires(got) == fires(expected)
+            if isinstance(got, tuple) or got is None:
+                same = same and got == expected
+            if not same:
+                problems.append(f"{name}: {case[0].order_id} gives {got!r}, not {expected!r}")
     return problems

@@ -11,9 +11,7 @@ import statistics
 import timeit
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
-
-T = TypeVar("T")
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -23,17 +21,20 @@ class Measurement:
     repeats: tuple[float, ...]  # seconds per repeat
 
 
-def _runner(evaluate: Callable[[T], object], inputs: Sequence[T]) -> Callable[[], None]:
+def _runner(
+    evaluate: Callable[..., object], inputs: Sequence[tuple[Any, ...]]
+) -> Callable[[], None]:
+    # Every input is a tuple of arguments: contenders are called as they would be used.
     def run() -> None:
         for item in inputs:
-            evaluate(item)
+            evaluate(*item)
 
     return run
 
 
 def measure_all(
-    contenders: Mapping[str, Callable[[T], object]],
-    inputs: Sequence[T],
+    contenders: Mapping[str, Callable[..., object]],
+    inputs: Sequence[tuple[Any, ...]],
     *,
     loops: int,
     repeats: int,
