@@ -11,8 +11,14 @@ the live worker keeps it in changelog-backed Faust tables (JSON values only):
 * ``rule_timers``  ``"RULE|k1=v1|k2=v2"`` -> a deadline watch (see ``_new_watch``); a
   schedule rule's watch key ends with ``|@<deadline>`` because one region may owe the
   plans of several months;
-* ``rule_clock``   ``"engine"`` -> ``{"watermark"}`` (the latest time judged) and
-  ``"schedule:RULE"`` -> the rule's current period (see ``_schedule_state``).
+* ``rule_clock``   ``"engine"`` -> ``{"watermark"}`` (the latest time judged),
+  ``"schedule:RULE"`` -> the rule's current period (see ``_schedule_state``) and, per
+  event rule, ``"firing:RULE"`` -> ``{fingerprint: [key values]}`` of its alerts now
+  firing, kept with ``rule_alerts`` (rebuilt from it when missing), so that an evaluation
+  that does not fire needs neither key nor fingerprint unless its key is listed there.
+
+Event rules are decided by one call (``dsl.compiled.Decision``: generated code, or the
+closures for a rule built by hand): `where`, the lets, `when`.
 
 Alert ``values`` are JSON-safe and meant for people and for dashboards alike: the rule's
 lets, the trigger event's numbers as ``event.FIELD``, and ``start``/``deadline`` for
