@@ -987,7 +987,8 @@ def judge_event_rule(prepared: _Rule, env: RuleEnv, key: Mapping[str, str]) -> b
     """One event rule on the event's shared environment: ``where``, the lets in order
     (left in ``env.lets`` for the alert), ``when``. None when ``where`` is false.
 
-    The hot path of the engine (and what ``bench`` times), so ``_bind`` is written out.
+    The closures step by step, the lets kept in ``env.lets`` even when `when` is false: a
+    reference for tests. The engine decides with ``_Rule.decide`` (see ``Engine.verdict``).
     """
     rule = prepared.rule
     env.key = key
