@@ -357,7 +357,14 @@ class Engine:
         rules: Sequence[CompiledRule],
         calendars: Mapping[str, Calendar],
         default_calendar: Calendar | str | None = None,
+        *,
+        timers_follow_events: bool = True,
     ) -> None:
+        """``timers_follow_events``: an event first fires the deadlines before its own time.
+        Right for one ordered stream (replay, ``rules test``); the live worker merges several
+        topics whose events are not in time order across topics, so it passes False and
+        fires deadlines only from ``on_tick`` with its watermark (``streams.clock``)."""
+        self._timers_follow_events = timers_follow_events
         default = _default_calendar(calendars, default_calendar)
         prepared = [_prepare(rule, calendars, default) for rule in rules]
         ids = Counter(p.rule.id for p in prepared)
@@ -388,7 +395,7 @@ class Engine:
         event rules fire or resolve.
         """
         now = event.event_time
-        alerts = self._advance(tables, now)
+        alerts = self._advance(tables, now) if self._timers_follow_events else []
         self._ensure_firing_index(tables)
         order = order_of(tables, event)
         # One environment for the event, shared by its rules (each step binds it to its rule).
@@ -401,9 +408,10 @@ class Engine:
             alerts += self._guarded(prepared, self._trigger, tables, env, event, order, seq)
         for prepared in self._on.get(event.type, ()):
             alerts += self._guarded(prepared, self._judge, tables, env, event, order, seq)
-        # A watch that started already overdue (a `by` deadline in the past) fires now.
-        alerts += self._advance(tables, now)
-        self._note_watermark(tables, now)
+        if self._timers_follow_events:
+            # A watch that started already overdue (a `by` deadline in the past) fires now.
+            alerts += self._advance(tables, now)
+            self._note_watermark(tables, now)
         return alerts
 
     def on_tick(self, tables: Tables, now: datetime) -> list[Alert]:

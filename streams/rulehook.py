@@ -84,6 +84,10 @@ class Loaded:
 class LiveRules:
     """The worker's ``RuleHook``: rules from ``rules_dir``, safe reloads.
 
+    Deadlines fire only from ``on_tick`` (the engine runs with ``timers_follow_events``
+    off): the worker merges several input topics, and one topic's later event must not fire
+    deadlines that another topic's earlier events may still meet.
+
     The worker passes the event-time watermark (``streams.clock``) to ``on_tick``. A caller
     that only has a wall clock gives the hook a ``WatermarkClock`` of its own instead: the
     hook then feeds it every event and, after a restart, resumes it from the engine's
@@ -152,7 +156,12 @@ class LiveRules:
         problems = loaded.problems
         if not problems:
             try:
-                engine = Engine(loaded.rules, loaded.calendars, self.default_calendar)
+                engine = Engine(
+                    loaded.rules,
+                    loaded.calendars,
+                    self.default_calendar,
+                    timers_follow_events=False,
+                )
             except EngineError as exc:
                 problems = (str(exc),)
             else:
@@ -186,10 +195,10 @@ class LiveRules:
                     "%s: rule %s left out: no calendar %r", rule.source, rule.id, rule.calendar
                 )
         try:
-            engine = Engine(rules, known, self.default_calendar)
+            engine = Engine(rules, known, self.default_calendar, timers_follow_events=False)
         except EngineError as exc:
             log.error("no rules run: %s", exc)
-            engine = Engine([], known, self.default_calendar)
+            engine = Engine([], known, self.default_calendar, timers_follow_events=False)
         log.info("%d rules live from %s", len(engine.rules), self.rules_dir)
         return engine
 

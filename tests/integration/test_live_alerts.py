@@ -1,0 +1,77 @@
+"""Live alerts from the worker: deadlines follow event time across several input topics."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.stream_harness import Worker, lines
+
+pytestmark = pytest.mark.integration
+
+SLA_RULE = """
+rule SLA-1 "Entered within 1 hour of receipt" {
+  severity warning
+  after order.received
+  expect order.entered within 1h
+  key order_id
+  message "Order {order_id} received {start}, not entered by {deadline}"
+}
+"""
+
+
+def event(event_id: str, type_: str, at: str, **fields: Any) -> dict[str, Any]:
+    return {"event_id": event_id, "type": type_, "event_time": at, "source": "erp", **fields}
+
+
+def order(oid: str, type_: str, at: str, **fields: Any) -> dict[str, Any]:
+    return event(f"{oid}-{type_}", type_, at, order_id=oid, region="north", model="X1", **fields)
+
+
+@pytest.fixture
+def worker(
+    kafka_bootstrap: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Worker]:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "sla.rule").write_text(SLA_RULE, encoding="utf-8")
+    monkeypatch.setenv("ORDERHUB_RULES_DIR", str(rules))
+    w = Worker(bootstrap=kafka_bootstrap, home=tmp_path / "home")
+    w.start()
+    yield w
+    w.stop()
+
+
+def test_a_later_event_on_another_topic_does_not_fire_deadlines_early(worker: Worker) -> None:
+    """A batch that mixes topics, as an ERP catching up sends it: Friday's stock count on
+    the inventory topic must not fire Monday's one-hour deadlines before Monday's entries
+    on the orders topic are read. Only the order that really was never entered fires."""
+    mon = "2026-11-02T{}:00+08:00"
+    batch = [
+        order("O1", "order.received", mon.format("09:00"), quantity=1, amount="10"),
+        order("O2", "order.received", mon.format("09:00"), quantity=1, amount="10"),
+        event(
+            "count-fri",
+            "inventory.stock_level",
+            "2026-11-06T18:00:00+08:00",
+            model="X1",
+            on_hand=40,
+        ),
+        order("O1", "order.entered", mon.format("09:40"), quantity=1, amount="10"),
+        order("O3", "order.received", mon.format("11:30"), quantity=1, amount="10"),
+    ]
+    worker.publish(lines(batch))
+    worker.caught_up()
+    # O2 (never entered) and O3 (received 11:30, never entered) are overdue by Friday.
+    records = worker.read(worker.topics.alerts, count=2, timeout=60)
+    alerts = [json.loads(r.value) for r in records]
+    assert sorted((a["key"]["order_id"], a["status"], a["at"]) for a in alerts) == [
+        ("O2", "firing", "2026-11-02T10:00:00+08:00"),
+        ("O3", "firing", "2026-11-02T12:30:00+08:00"),
+    ]
+    # Nothing else follows: O1 was entered in time, so no firing/resolved pair for it.
+    assert len(worker.read(worker.topics.alerts, count=3, timeout=8)) == 2
