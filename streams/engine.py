@@ -689,16 +689,24 @@ class Engine:
         return bool(where(_bind(env, prepared, key, start, deadline)))
 
     def _end_watch(self, tables: Tables, wkey: str, event: Event) -> list[Alert]:
-        """Remove a watch; each tier it had fired is resolved by ``event``."""
+        """Remove a watch; each tier it had fired is resolved by ``event``.
+
+        A step that comes after a deadline the clock had not yet passed (the live worker
+        fires deadlines on its next tick) is late all the same: the tiers it missed fire
+        first, at their deadlines, and are resolved with the rest.
+        """
         timers = tables["rule_timers"]
         watch = timers.get(wkey)
         if watch is None:
             return []
+        alerts = self._fire_due_tiers(tables, wkey, watch, event.event_time)
+        watch = timers.get(wkey)
+        if watch is None:
+            return alerts  # its rule left the rule set
         del timers[wkey]
         if watch.get("schedule_deadline"):
             _forget_open(tables, self.rules[watch["rule"]], watch, wkey)
         by = [i for i in (watch.get("event_id"), event.event_id) if i]
-        alerts: list[Alert] = []
         for tier in watch["fired"]:
             fp = fingerprint(watch["rule"], tier, watch["key"])
             last = tables["rule_alerts"].get(fp)

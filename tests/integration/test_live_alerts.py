@@ -49,11 +49,13 @@ def worker(
 def test_a_later_event_on_another_topic_does_not_fire_deadlines_early(worker: Worker) -> None:
     """A batch that mixes topics, as an ERP catching up sends it: Friday's stock count on
     the inventory topic must not fire Monday's one-hour deadlines before Monday's entries
-    on the orders topic are read. Only the order that really was never entered fires."""
+    on the orders topic are read. Orders never entered fire; one entered late fires and
+    resolves, even though its entry is read before the worker's next tick."""
     mon = "2026-11-02T{}:00+08:00"
     batch = [
         order("O1", "order.received", mon.format("09:00"), quantity=1, amount="10"),
         order("O2", "order.received", mon.format("09:00"), quantity=1, amount="10"),
+        order("O4", "order.received", mon.format("09:00"), quantity=1, amount="10"),
         event(
             "count-fri",
             "inventory.stock_level",
@@ -62,16 +64,19 @@ def test_a_later_event_on_another_topic_does_not_fire_deadlines_early(worker: Wo
             on_hand=40,
         ),
         order("O1", "order.entered", mon.format("09:40"), quantity=1, amount="10"),
+        order("O4", "order.entered", mon.format("10:30"), quantity=1, amount="10"),
         order("O3", "order.received", mon.format("11:30"), quantity=1, amount="10"),
     ]
     worker.publish(lines(batch))
     worker.caught_up()
     # O2 (never entered) and O3 (received 11:30, never entered) are overdue by Friday.
-    records = worker.read(worker.topics.alerts, count=2, timeout=60)
+    records = worker.read(worker.topics.alerts, count=4, timeout=60)
     alerts = [json.loads(r.value) for r in records]
     assert sorted((a["key"]["order_id"], a["status"], a["at"]) for a in alerts) == [
         ("O2", "firing", "2026-11-02T10:00:00+08:00"),
         ("O3", "firing", "2026-11-02T12:30:00+08:00"),
+        ("O4", "firing", "2026-11-02T10:00:00+08:00"),
+        ("O4", "resolved", "2026-11-02T10:30:00+08:00"),
     ]
     # Nothing else follows: O1 was entered in time, so no firing/resolved pair for it.
-    assert len(worker.read(worker.topics.alerts, count=3, timeout=8)) == 2
+    assert len(worker.read(worker.topics.alerts, count=5, timeout=8)) == 4
