@@ -104,6 +104,14 @@ def watch_key(rule_id: str, key: Mapping[str, str]) -> str:
     return f"{rule_id}|{key_text(key)}" if key else rule_id
 
 
+def tier_identity(watch: Mapping[str, Any], tier: str) -> str:
+    """The tier part of a watch's alert identity. A schedule rule's watch belongs to one
+    period, so its identity names the period's deadline: a region that misses November and
+    December has two alerts, and December's plan resolves only December's."""
+    period = watch.get("schedule_deadline")
+    return f"{tier}@{period}" if period else tier
+
+
 def fingerprint(rule_id: str, tier: str, key: Mapping[str, str]) -> str:
     """Stable alert identity: sha256 of rule id, tier name and key, first 16 hex digits.
 
@@ -708,7 +716,7 @@ class Engine:
             _forget_open(tables, self.rules[watch["rule"]], watch, wkey)
         by = [i for i in (watch.get("event_id"), event.event_id) if i]
         for tier in watch["fired"]:
-            fp = fingerprint(watch["rule"], tier, watch["key"])
+            fp = fingerprint(watch["rule"], tier_identity(watch, tier), watch["key"])
             last = tables["rule_alerts"].get(fp)
             if last is not None and last["status"] == "firing":
                 alerts.append(_resolved(last, event.event_time, by))
@@ -774,7 +782,8 @@ class Engine:
             _bind(env, prepared, dict(watch["key"]), _time(watch["start"]), deadline)
             _evaluate_lets(tier.outcome, env)
             by = [watch["event_id"]] if watch.get("event_id") else []
-            alert = _alert(prepared, tier.name, tier.outcome, env, deadline, by)
+            identity = tier_identity(watch, tier.name)
+            alert = _alert(prepared, identity, tier.outcome, env, deadline, by)
         except EVAL_ERRORS as exc:
             self._failed(prepared, exc)
             return None

@@ -385,7 +385,8 @@ def test_schedule_fires_for_the_region_without_a_plan_and_resolves_when_it_comes
     assert alert.message == "west: no plan for 2026-12"
     assert alert.penalty == Penalty(amount=Decimal("100.00"), who="region")
     assert alert.values["deadline"] == deadline.isoformat()
-    assert alert.fingerprint == fingerprint("PLAN-1", "deadline", {"region": "west"})
+    identity = f"deadline@{deadline.isoformat()}"  # one alert per period
+    assert alert.fingerprint == fingerprint("PLAN-1", identity, {"region": "west"})
     [resolved] = run.send(plan("p2", "west", "2026-12", 23))
     assert resolved.status == "resolved" and resolved.fingerprint == alert.fingerprint
 
@@ -395,6 +396,18 @@ def test_schedule_plan_for_the_wrong_month_does_not_count() -> None:
     run.send(plan("p1", "east", "2027-01", 5))
     alerts = run.tick(at(21, month=11))
     assert sorted(a.key["region"] for a in alerts) == ["east", "west"]
+
+
+def test_each_missed_period_is_its_own_alert_and_resolves_on_its_own() -> None:
+    run = schedule_run()
+    run.send(plan("p1", "east", "2026-12", 5))
+    [november] = run.tick(at(21, month=11))
+    run.send(plan("p2", "east", "2027-01", 5, month_of_send=12))
+    [december] = run.tick(at(21, month=12))
+    assert november.key == december.key == {"region": "west"}
+    assert november.fingerprint != december.fingerprint
+    [resolved] = run.send(plan("p3", "west", "2027-01", 22, month_of_send=12))
+    assert (resolved.status, resolved.fingerprint) == ("resolved", december.fingerprint)
 
 
 def test_schedule_runs_month_after_month() -> None:
