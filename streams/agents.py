@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from streams.ingest import DeadLetter, dead_letter, decode, encode
-from streams.models import EVENT_FAMILY, Alert
+from streams.models import EVENT_FAMILY, Alert, Event
 from streams.runtime import Runtime
 from streams.state import apply_event
 from streams.topics import routing_key
@@ -72,39 +72,38 @@ def register_agents(app: Any, rt: Runtime, input_partitions: int) -> None:
         for alert in found:
             await _send(alerts, _key_bytes(alert.fingerprint), alert.model_dump_json().encode())
 
-    async def ingest(stream: AsyncIterator[Any]) -> None:
+    async def decoded(stream: AsyncIterator[Any]) -> AsyncIterator[tuple[Any, bytes, Event]]:
+        """Each record as (message, raw value, event); a record that is no event is
+        dead-lettered instead. A record counts as done once its consumer has handled it."""
         async for record in stream.events():  # type: ignore[attr-defined]
             msg = record.message
             value = record.value if isinstance(record.value, bytes) else b""
             result = decode(value, msg.topic, msg.partition, msg.offset)
             if isinstance(result, DeadLetter):
+                # On the events topic only a producer that bypasses ingest gets here.
                 await send_dead_letter(result, msg.key)
             else:
-                key = routing_key(result.model_dump(), EVENT_FAMILY[result.type])
-                source = f"{msg.topic}:{msg.partition}".encode()
-                await _send(events, _key_bytes(key), encode(result), {SOURCE_HEADER: source})
+                yield msg, value, result
             rt.progress.done(msg.topic, msg.partition, msg.offset)
 
+    async def ingest(stream: AsyncIterator[Any]) -> None:
+        async for msg, _, event in decoded(stream):
+            key = routing_key(event.model_dump(), EVENT_FAMILY[event.type])
+            source = f"{msg.topic}:{msg.partition}".encode()
+            await _send(events, _key_bytes(key), encode(event), {SOURCE_HEADER: source})
+
     async def state(stream: AsyncIterator[Any]) -> None:
-        async for record in stream.events():  # type: ignore[attr-defined]
-            msg = record.message
-            value = record.value if isinstance(record.value, bytes) else b""
-            result = decode(value, msg.topic, msg.partition, msg.offset)
-            if isinstance(result, DeadLetter):
-                # Only a producer that bypasses ingest can get here; keep its record too.
-                await send_dead_letter(result, msg.key)
+        async for msg, value, event in decoded(stream):
+            # The offset on the one-partition events topic is the sequence number.
+            apply_event(rt.tables, event, seq=msg.offset)
+            # The clock must only pass a time once every input has (streams.clock).
+            rt.clock.observe(event.event_time, source_of(msg.headers, msg.topic))
+            found = _call_hook(rt.hook.on_event, rt.tables, event, msg.offset)
+            if isinstance(found, str):
+                letter = dead_letter("rule_error", found, value, msg.topic, 0, msg.offset)
+                await send_dead_letter(letter, msg.key)
             else:
-                # The offset on the one-partition events topic is the sequence number.
-                apply_event(rt.tables, result, seq=msg.offset)
-                # The clock must only pass a time once every input has (streams.clock).
-                rt.clock.observe(result.event_time, source_of(msg.headers, msg.topic))
-                found = _call_hook(rt.hook.on_event, rt.tables, result, msg.offset)
-                if isinstance(found, str):
-                    letter = dead_letter("rule_error", found, value, msg.topic, 0, msg.offset)
-                    await send_dead_letter(letter, msg.key)
-                else:
-                    await send_alerts(found)
-            rt.progress.done(msg.topic, msg.partition, msg.offset)
+                await send_alerts(found)
 
     for family, name in rt.topics.inputs.items():
         source = app.topic(name, partitions=input_partitions, **raw)
