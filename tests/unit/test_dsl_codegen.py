@@ -26,6 +26,7 @@ from streams import replay
 from streams.engine import Engine, _closure_decision, fingerprint, order_of, rule_env
 from streams.models import Event, parse_event
 from streams.state import StateView, Tables, apply_event, empty_tables
+from tests.unit.test_dsl_compile_sure import MIXED
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "deploy" / "demo" / "events.jsonl"
@@ -121,22 +122,6 @@ def test_the_demo_raises_the_same_alerts_when_the_firing_index_is_not_used(
     # Without ``firing:RULE`` entries every evaluation reads key, fingerprint, entry first.
     monkeypatch.setattr(Engine, "_ensure_firing_index", lambda self, tables: None)
     assert lazy == replay_demo()
-
-
-MIXED = """
-rule M "mixed" {
-  severity warning
-  on order.entered
-  where region.reasonable_stock[event.region] > 0 and event.priority != "low"
-  let stock = region.reasonable_stock[event.region]
-  let per_unit = order.amount / event.quantity
-  let spare = stock - event.quantity
-  let late = event.promised_date is missing or event.time > start_of_day(event.promised_date)
-  when spare < 0 or per_unit > 100 CNY and late
-  key region, order_id
-  message "{stock} {per_unit} {spare} {late}"
-}
-"""
 
 
 @pytest.mark.parametrize(
