@@ -266,15 +266,10 @@ def order_of(tables: Tables, event: Event | None) -> Mapping[str, Any] | None:
     return tables["orders"].get(order_id) if isinstance(order_id, str) else None
 
 
-def _event_key(rule: CompiledRule, event: Event, order: Mapping[str, Any] | None) -> dict[str, str]:
-    """The business key of ``event`` for ``rule``; a name the event lacks comes from the
-    order record."""
-    return _key_from(rule.key_fields, event, order)
-
-
 def _key_from(
     fields: tuple[str, ...], event: Event, order: Mapping[str, Any] | None
 ) -> dict[str, str]:
+    """The business key of ``event``; a name the event lacks comes from the order record."""
     key: dict[str, str] = {}
     for name in fields:
         value = getattr(event, name, None)
@@ -303,7 +298,7 @@ def _key_is_sure(rule: CompiledRule) -> bool:
 
 
 def _key_function(rule: CompiledRule) -> KeyOf:
-    """``_event_key`` for the rule's trigger events, built once: read straight from the
+    """``_key_from`` for the rule's trigger events, built once: read straight from the
     event when the key is sure (``_key_is_sure``); otherwise each name may fall back to
     the order."""
     fields = rule.key_fields
@@ -627,7 +622,7 @@ class Engine:
         seq: int,
     ) -> list[Alert]:
         rule = prepared.rule
-        key = _event_key(rule, event, order)
+        key = prepared.key_of(event, order)
         wkey = watch_key(rule.id, key)
         old = tables["rule_timers"].get(wkey)
         if old is not None and (old.get("event_id") == event.event_id or old["seq"] >= seq):
@@ -652,7 +647,7 @@ class Engine:
     ) -> list[Alert]:
         if prepared.rule.kind == "schedule":
             return self._schedule_expected(prepared, tables, env, event, order)
-        key = _event_key(prepared.rule, event, order)
+        key = prepared.key_of(event, order)
         wkey = watch_key(prepared.rule.id, key)
         watch = tables["rule_timers"].get(wkey)
         if watch is None or (watch["seq"] is not None and watch["seq"] >= seq):
@@ -670,7 +665,7 @@ class Engine:
         order: Mapping[str, Any] | None,
         seq: int,
     ) -> list[Alert]:
-        key = _event_key(prepared.rule, event, order)
+        key = prepared.key_of(event, order)
         if prepared.rule.kind == "schedule":
             wkeys = _schedule_state(tables, prepared).get("open", {}).get(key_text(key), [])
         else:
