@@ -43,15 +43,10 @@ def _sink(settings: Settings) -> KafkaSink:
     """A producer to the configured broker, once the topics exist (so they get the
     configured partitions, not a broker's auto-created default)."""
     from connectors.base import KafkaSink
-    from connectors.exceptions import ConnectorError
-    from deploy.kafka import DeployError
     from streams.kafka_io import create_topics
     from streams.worker import bootstrap
 
-    try:
-        servers = bootstrap(settings)
-    except DeployError as exc:  # not an OrderHubError: main() would print a traceback
-        raise ConnectorError(str(exc)) from exc
+    servers = bootstrap(settings)
     create_topics(settings, servers)
     return KafkaSink(settings, servers)
 

@@ -1,31 +1,20 @@
-"""`orderhub kafka up | down | status`: the local single-node KRaft broker."""
+"""`orderhub kafka up | down | status`: the local single-node KRaft broker.
+
+``deploy``'s errors are ``OrderHubError``s: `main()` prints them as one line.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sys
-from collections.abc import Iterator
 from dataclasses import asdict
 
 import click
 
-from orderhub.exceptions import OrderHubError
 from orderhub.settings import get_settings
 
 # Like systemctl: `status` exits 3 when the service is not running.
 EXIT_NOT_RUNNING = 3
-
-
-@contextlib.contextmanager
-def _as_orderhub_errors() -> Iterator[None]:
-    """Turn deploy's errors into the shell's, which `main()` prints as one line."""
-    from deploy.kafka import DeployError
-
-    try:
-        yield
-    except DeployError as exc:
-        raise OrderHubError(str(exc)) from exc
 
 
 def _say(message: str) -> None:
@@ -54,8 +43,7 @@ def up(timeout: float) -> None:
         )
         return
     local = LocalKafka(default_state_dir(settings), ready_timeout=timeout)
-    with _as_orderhub_errors():
-        result = local.up(progress=_say)
+    result = local.up(progress=_say)
     state = result.state
     if result.started:
         click.echo(
@@ -72,8 +60,7 @@ def down() -> None:
     from deploy.kafka import LocalKafka, default_state_dir
 
     settings = get_settings()
-    with _as_orderhub_errors():
-        stopped = LocalKafka(default_state_dir(settings)).down()
+    stopped = LocalKafka(default_state_dir(settings)).down()
     if stopped is None:
         click.echo("no local Kafka broker running")
     else:
@@ -90,8 +77,7 @@ def status(as_json: bool) -> None:
 
     settings = get_settings()
     local = LocalKafka(default_state_dir(settings))
-    with _as_orderhub_errors():
-        state = local.status()
+    state = local.status()
     external = settings.kafka_bootstrap_servers
     report: dict[str, object] = {
         "running": bool(external) or state is not None,
