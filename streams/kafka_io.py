@@ -6,6 +6,7 @@ clients of ``orderhub topics | produce | alerts | dlq`` and of the tests.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections import Counter
@@ -36,25 +37,36 @@ def client_config(settings: Settings, bootstrap: str) -> dict[str, Any]:
     return config
 
 
+@contextlib.contextmanager
+def _kafka_errors(action: str) -> Iterator[None]:
+    """A ``KafkaError`` as a one-line ``StreamsError`` the CLI prints without a traceback.
+
+    The clients' constructors are inside too: they raise when no broker answers.
+    """
+    try:
+        yield
+    except KafkaError as exc:
+        raise StreamsError(f"{action}: {exc}") from exc
+
+
 def create_topics(settings: Settings, bootstrap: str) -> list[str]:
     """Create every OrderHub topic that does not exist yet; return the names created."""
     created = []
-    admin = KafkaAdminClient(**client_config(settings, bootstrap))
-    try:
-        for spec in Topics(settings.topic_prefix).specs(settings.topic_partitions):
-            options = {
-                "num_partitions": spec.partitions,
-                "replication_factor": settings.replication_factor,
-            }
-            try:
-                admin.create_topics({spec.name: options}, wait_for_metadata=True)
-            except TopicAlreadyExistsError:
-                continue  # idempotent: a second start or a second worker
-            created.append(spec.name)
-    except KafkaError as exc:
-        raise StreamsError(f"cannot create topics on {bootstrap}: {exc}") from exc
-    finally:
-        admin.close()
+    with _kafka_errors(f"cannot create topics on {bootstrap}"):
+        admin = KafkaAdminClient(**client_config(settings, bootstrap))
+        try:
+            for spec in Topics(settings.topic_prefix).specs(settings.topic_partitions):
+                options = {
+                    "num_partitions": spec.partitions,
+                    "replication_factor": settings.replication_factor,
+                }
+                try:
+                    admin.create_topics({spec.name: options}, wait_for_metadata=True)
+                except TopicAlreadyExistsError:
+                    continue  # idempotent: a second start or a second worker
+                created.append(spec.name)
+        finally:
+            admin.close()
     return created
 
 
@@ -99,21 +111,20 @@ def produce_lines(
     topics = Topics(settings.topic_prefix)
     fallback = resolve_topic(topics, topic) if topic else topics.family("orders")
     sent: Counter[str] = Counter()
-    producer = KafkaProducer(**client_config(settings, bootstrap), acks="all", linger_ms=5)
-    try:
-        for line in lines:
-            line = line.rstrip(b"\r\n")  # only the line end: the bytes are sent as they are
-            if not line.strip():
-                continue
-            routed = route_line(line, topics, fallback)
-            target = fallback if topic else routed.topic
-            producer.send(target, key=routed.key, value=routed.value)
-            sent[target] += 1
-        producer.flush()
-    except KafkaError as exc:
-        raise StreamsError(f"cannot produce to {bootstrap}: {exc}") from exc
-    finally:
-        producer.close()
+    with _kafka_errors(f"cannot produce to {bootstrap}"):
+        producer = KafkaProducer(**client_config(settings, bootstrap), acks="all", linger_ms=5)
+        try:
+            for line in lines:
+                line = line.rstrip(b"\r\n")  # only the line end: the bytes are sent as they are
+                if not line.strip():
+                    continue
+                routed = route_line(line, topics, fallback)
+                target = fallback if topic else routed.topic
+                producer.send(target, key=routed.key, value=routed.value)
+                sent[target] += 1
+            producer.flush()
+        finally:
+            producer.close()
     return sent
 
 
@@ -127,12 +138,24 @@ def _partitions(consumer: Any, topic: str) -> list[Any]:
     return [TopicPartition(topic, p) for p in sorted(parts)]
 
 
+@contextlib.contextmanager
+def _consumer(settings: Settings, bootstrap: str, action: str, **options: Any) -> Iterator[Any]:
+    """A consumer that commits nothing by itself, closed after use; errors as ``StreamsError``."""
+    with _kafka_errors(f"{action} on {bootstrap}"):
+        consumer = KafkaConsumer(
+            **client_config(settings, bootstrap), enable_auto_commit=False, **options
+        )
+        try:
+            yield consumer
+        finally:
+            consumer.close()
+
+
 def read_topic(
     settings: Settings, bootstrap: str, topic: str, seconds: float, from_beginning: bool
 ) -> Iterator[Any]:
     """Records of ``topic`` for ``seconds``: from its start or only the new ones."""
-    consumer = KafkaConsumer(**client_config(settings, bootstrap), enable_auto_commit=False)
-    try:
+    with _consumer(settings, bootstrap, f"cannot read {topic}") as consumer:
         tps = _partitions(consumer, topic)
         consumer.assign(tps)
         if from_beginning:
@@ -144,29 +167,23 @@ def read_topic(
             batch = consumer.poll(timeout_ms=int(min(left, 1.0) * 1000))
             for records in batch.values():
                 yield from records
-    finally:
-        consumer.close()
 
 
 def end_offsets(settings: Settings, bootstrap: str, topics: Iterable[str]) -> dict[str, int]:
     """End offset per "topic[partition]"."""
-    consumer = KafkaConsumer(**client_config(settings, bootstrap), enable_auto_commit=False)
-    try:
+    with _consumer(settings, bootstrap, "cannot read end offsets") as consumer:
         tps = [tp for topic in topics for tp in _partitions(consumer, topic)]
         ends = consumer.end_offsets(tps)
         return {f"{tp.topic}[{tp.partition}]": int(offset) for tp, offset in ends.items()}
-    finally:
-        consumer.close()
 
 
 def committed_offsets(
     settings: Settings, bootstrap: str, group: str, topics: Iterable[str]
 ) -> dict[str, int]:
     """The group's committed offset per "topic[partition]" (absent when none)."""
-    consumer = KafkaConsumer(
-        **client_config(settings, bootstrap), group_id=group, enable_auto_commit=False
-    )
-    try:
+    with _consumer(
+        settings, bootstrap, "cannot read committed offsets", group_id=group
+    ) as consumer:
         found = {}
         for topic in topics:
             for tp in _partitions(consumer, topic):
@@ -174,5 +191,3 @@ def committed_offsets(
                 if offset is not None:
                     found[f"{tp.topic}[{tp.partition}]"] = int(offset)
         return found
-    finally:
-        consumer.close()
