@@ -565,10 +565,7 @@ class Engine:
         """The rule's decision; the environment is bound to the rule first only when the
         decision reads it (the key is then known: ``eager_key``)."""
         if prepared.uses_env:
-            env.key = _NO_KEY if key is None else key
-            env.calendar = prepared.calendar
-            env.start = env.deadline = None
-            env.lets = {}
+            _bind(env, prepared, _NO_KEY if key is None else key)
         return prepared.decide(event, env.view, order, env)
 
     def _act(
@@ -1011,11 +1008,7 @@ def judge_event_rule(prepared: _Rule, env: RuleEnv, key: Mapping[str, str]) -> b
     reference for tests. The engine decides with ``_Rule.decide`` (see ``Engine.verdict``).
     """
     rule = prepared.rule
-    env.key = key
-    env.calendar = prepared.calendar
-    env.start = env.deadline = None
-    lets: dict[str, Any] = {}
-    env.lets = lets
+    lets = _bind(env, prepared, key).lets
     where = rule.where
     if where is not None and not where(env):
         return None
