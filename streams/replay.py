@@ -235,6 +235,8 @@ def _read(path: Path, err: TextIO) -> list[tuple[int, Event]]:
             return list(read_events(lines, bad))
     except OSError as exc:
         raise ReplayError(f"{path}: cannot read: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:  # a binary or non-UTF-8 file: usage, not a crash
+        raise ReplayError(f"{path}: cannot read: not UTF-8 text ({exc.reason})") from exc
 
 
 def main(options: ReplayOptions, out: TextIO, err: TextIO) -> int:

@@ -130,6 +130,15 @@ def test_unreadable_events_file_is_a_replay_error(tmp_path: Path) -> None:
         replay.main(options, io.StringIO(), io.StringIO())
 
 
+def test_events_file_that_is_not_utf8_is_a_usage_error(tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(b"\xff\xfe\x00 not text\n")
+    options = replay.ReplayOptions(tmp_path, events)
+    with pytest.raises(replay.ReplayError, match="not UTF-8") as info:
+        replay.main(options, io.StringIO(), io.StringIO())
+    assert info.value.exit_code == 2
+
+
 # --- with the real rule files (compiler and loader) -------------------------------------------
 
 ROOT = Path(__file__).resolve().parents[2]
