@@ -785,6 +785,11 @@ class Engine:
     # --- schedule rules ---------------------------------------------------------------
 
     def _advance_schedule(self, tables: Tables, prepared: _Rule, now: datetime) -> None:
+        entry = tables["rule_clock"].get(_schedule_clock_key(prepared))
+        if entry is not None and _time(entry["deadline"]) >= now:
+            # Nothing due: this runs for every event, and each write of a Faust table is
+            # a changelog record, so the unchanged period is not written back.
+            return
         state = _schedule_state(tables, prepared, now)
         deadline = _time(state["deadline"])
         rule_id = prepared.rule.id
