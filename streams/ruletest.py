@@ -23,7 +23,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import ValidationError
@@ -360,7 +360,7 @@ def parse_test_file(text: str, path: Path) -> RuleTestFile:
     except yaml.YAMLError as exc:
         raise RuleTestError(f"{path}: not valid YAML: {exc}") from None
     _no_unknown(data, _FILE_FIELDS, str(path))
-    zone = ZoneInfo(str(data.get("timezone", DEFAULT_TIMEZONE)))
+    zone = _zone(data.get("timezone", DEFAULT_TIMEZONE), path)
     base = path.parent
     rules = tuple(_near(base, p) for p in _list(data.get("rules"), f"{path}: rules"))
     if not rules:
@@ -388,6 +388,13 @@ def parse_test_file(text: str, path: Path) -> RuleTestFile:
         tuple(parsed),
         zone,
     )
+
+
+def _zone(name: Any, path: Path) -> ZoneInfo:
+    try:
+        return ZoneInfo(str(name))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise RuleTestError(f"{path}: timezone: unknown time zone {name!r}") from None
 
 
 def _near(base: Path, relative: Any) -> Path:
