@@ -346,17 +346,10 @@ class _ExprCompiler:
         folded = self.fold(e)
         if folded is not _NO_VALUE:
             return _const(folded)
-        if self.sure(e) is not None:
-            return self.sure_expr(e)
+        # These compile alike whether sure or not: only their operands differ.
         match e:
             case a.Group(inner=inner):
                 return self.expr(inner)
-            case a.Name():
-                return self.name(e)
-            case a.Lookup():
-                return self.lookup(e)
-            case a.Call():
-                return self.call(e)
             case a.Unary(op="not", operand=operand):
                 positive = self.expr(operand)
                 return lambda env: not positive(env)
@@ -365,6 +358,15 @@ class _ExprCompiler:
                 return lambda env: -plain(env)
             case a.Presence(operand=operand, present=present):
                 return self.presence(self.expr(operand), present)
+        if self.sure(e) is not None:
+            return self.sure_expr(e)
+        match e:
+            case a.Name():
+                return self.name(e)
+            case a.Lookup():
+                return self.lookup(e)
+            case a.Call():
+                return self.call(e)
             case a.Binary():
                 return self.binary(e)
         raise CompileError(f"cannot compile {type(e).__name__}", ())  # pragma: no cover
@@ -430,24 +432,15 @@ class _ExprCompiler:
         return None
 
     def sure_expr(self, e: a.Expr) -> Fn:
-        """The closure of a sure expression: no ``need``, no ``_safe``, operands inline."""
+        """The closure of a sure name, lookup or binary operation (``expr`` compiles the
+        other forms): no ``need``, no ``_safe``, operands inline."""
         match e:
-            case a.Group(inner=inner):
-                return self.expr(inner)
             case a.Name(parts=("event", name)):
                 return operator.attrgetter(f"event.{_event_attr(name)}")
             case a.Name(parts=(name,)):
                 return lambda env: env.lets[name]
             case a.Lookup():
                 return self.sure_lookup(e)
-            case a.Unary(op="not", operand=operand):
-                positive = self.expr(operand)
-                return lambda env: not positive(env)
-            case a.Unary(operand=operand):
-                plain = self.expr(operand)
-                return lambda env: -plain(env)
-            case a.Presence(operand=operand, present=present):
-                return self.presence(self.expr(operand), present)
             case a.Binary(op="and" | "or" as op, left=left, right=right):
                 lf, rf = self.expr(left), self.expr(right)
                 if self.sure(left) != _BOOL or self.sure(right) != _BOOL:
