@@ -7,14 +7,13 @@ dry runs and tests.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, Protocol
 
 from connectors.exceptions import PublishError
 from orderhub.settings import Settings
-from streams.ingest import DeadLetter, encode
+from streams.ingest import DeadLetter, dead_letter, encode
 from streams.kafka_io import Routed, client_config
 from streams.models import EVENT_FAMILY, Event
 from streams.topics import Topics, routing_key
@@ -25,6 +24,7 @@ __all__ = [
     "Routed",
     "Sink",
     "letter_record",
+    "letter_routed",
     "route_event",
 ]
 
@@ -99,16 +99,14 @@ def route_event(event: Event, topics: Topics) -> Routed:
     return Routed(topics.family(family), key.encode("utf-8") if key else None, encode(event))
 
 
+def letter_routed(letter: DeadLetter, topics: Topics) -> Routed:
+    """A dead letter's record, keyed by where its input came from (``letter.topic``)."""
+    key = letter.topic.encode("utf-8")
+    return Routed(topics.dead_letter, key, letter.model_dump_json().encode())
+
+
 def letter_record(
     topics: Topics, reason: str, error: str, raw: bytes, origin: str, position: int
 ) -> Routed:
     """The dead-letter record of one rejected input, keyed by where it came from."""
-    letter = DeadLetter(
-        reason=reason,
-        error=error,
-        topic=origin,
-        partition=0,
-        offset=position,
-        value_base64=base64.b64encode(raw).decode("ascii"),
-    )
-    return Routed(topics.dead_letter, origin.encode("utf-8"), letter.model_dump_json().encode())
+    return letter_routed(dead_letter(reason, error, raw, origin, 0, position), topics)

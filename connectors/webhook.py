@@ -22,7 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
-from connectors.base import Routed, Sink
+from connectors.base import Routed, Sink, letter_routed
 from connectors.exceptions import PublishError
 from streams.ingest import DeadLetter, dead_letter, decode
 from streams.kafka_io import route_line
@@ -77,10 +77,6 @@ def split_body(body: bytes, content_type: str) -> list[bytes]:
     if isinstance(data, list):
         return [json.dumps(item, ensure_ascii=False).encode("utf-8") for item in data]
     return [body]
-
-
-def letter_routed(letter: DeadLetter, topics: Topics) -> Routed:
-    return Routed(topics.dead_letter, ORIGIN.encode(), letter.model_dump_json().encode())
 
 
 def handle_items(items: Sequence[bytes], topics: Topics) -> Outcome:

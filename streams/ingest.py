@@ -48,8 +48,10 @@ class DeadLetter(BaseModel):
 
 
 def dead_letter(
-    reason: Reason, error: str, raw: bytes, topic: str, partition: int, offset: int
+    reason: str, error: str, raw: bytes, topic: str, partition: int, offset: int
 ) -> DeadLetter:
+    """A dead letter holding ``raw`` byte for byte; ``reason`` is a ``Reason`` of the worker's
+    or a connector's own code (see ``ReasonCode``)."""
     return DeadLetter(
         reason=reason,
         error=error,
