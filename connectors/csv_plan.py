@@ -34,6 +34,7 @@ from typing import Literal
 from pydantic import ValidationError
 
 from connectors.exceptions import UnreadableFile
+from streams.ingest import validation_text
 from streams.models import WeeklyPlan
 
 RowReason = Literal[
@@ -390,7 +391,6 @@ class _RowParser:
                 quantity=quantity,
             )
         except ValidationError as exc:
-            text = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-            return [("invalid", text)]
+            return [("invalid", validation_text(exc))]
         self.seen[key] = row.line
         return event

@@ -62,7 +62,7 @@ def dead_letter(
     )
 
 
-def _validation_text(exc: ValidationError) -> str:
+def validation_text(exc: ValidationError) -> str:
     """One line per problem, 'field: message', instead of pydantic's multi-line report."""
     parts = []
     for err in exc.errors():
@@ -94,7 +94,7 @@ def decode(raw: bytes, topic: str, partition: int, offset: int) -> Event | DeadL
     except UnknownEventType as exc:
         return dead("unknown_type", str(exc))
     except ValidationError as exc:
-        return dead("invalid", _validation_text(exc))
+        return dead("invalid", validation_text(exc))
     event_family = EVENT_FAMILY[event.type]
     if family is not None and event_family != family:
         return dead(
