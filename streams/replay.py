@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from dsl.calendar import DEFAULT_CALENDAR, CalendarError, load_calendars
 from dsl.diagnostics import render_all
-from dsl.loader import load_rules
+from dsl.loader import load_report
 from streams.engine import Engine, EngineError
 from streams.models import Alert, Event, UnknownEventType, parse_event
 from streams.state import apply_event, empty_tables
@@ -83,16 +83,16 @@ def load_engine(rules_dir: Path) -> Engine:
     with errors (``ReplayError`` carries the rendered diagnostics)."""
     if not rules_dir.is_dir():
         raise ReplayError(f"{rules_dir}: not a directory of rule files")
-    paths = sorted(rules_dir.glob("*.rule"))
-    rules, diags = load_rules(paths, rules_dir / "calendars")
-    errors = [d for d in diags if d.is_error]
+    # The report keeps each file's text: reading them again could fail (a file that is not
+    # UTF-8 is an E000 diagnostic, not a crash) and would show what the loader did not see.
+    report = load_report(sorted(rules_dir.glob("*.rule")), rules_dir / "calendars")
+    errors = [d for d in report.diagnostics if d.is_error]
     if errors:
-        sources = {str(p): p.read_text(encoding="utf-8") for p in paths}
-        rendered = render_all(errors, sources)
+        rendered = render_all(errors, report.sources)
         raise ReplayError(f"{rules_dir}: the rules have errors\n{rendered}", exit_code=1)
     try:
         calendars = load_calendars(rules_dir / "calendars")
-        return Engine(rules, calendars, DEFAULT_CALENDAR)
+        return Engine(report.rules, calendars, DEFAULT_CALENDAR)
     except (CalendarError, EngineError) as exc:
         raise ReplayError(str(exc), exit_code=1) from exc
 
