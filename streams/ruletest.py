@@ -557,16 +557,17 @@ def engine_factory(
     """Load the file's rules (``replace`` swaps rule files, for mutants) and calendars once,
     and return a maker of fresh engines. Raises RuleTestError when the rules do not load."""
     from dsl.calendar import CalendarError, load_calendars
-    from dsl.diagnostics import render as render_diagnostic
-    from dsl.loader import load_rules
+    from dsl.diagnostics import render_all
+    from dsl.loader import load_report
     from streams.engine import Engine, EngineError
 
     swap = {p.resolve(): q for p, q in (replace or {}).items()}
     paths = [swap.get(p.resolve(), p) for p in test.rules]
-    rules, diagnostics = load_rules(paths, calendars_dir=test.calendar_dir)
-    errors = [d for d in diagnostics if d.is_error]
+    report = load_report(paths, calendars_dir=test.calendar_dir)
+    rules = report.rules
+    errors = [d for d in report.diagnostics if d.is_error]
     if errors:
-        shown = "\n".join(render_diagnostic(d, None) for d in errors)
+        shown = render_all(errors, report.sources)  # with the source line and a caret
         raise RuleTestError(f"{test.path}: the rules do not load:\n{shown}")
     try:
         calendars = load_calendars(test.calendar_dir) if test.calendar_dir is not None else {}
