@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -78,6 +79,13 @@ def running_local_broker(tmp_path: Path) -> Iterator[BrokerState]:
     stand_in = subprocess.Popen(
         [sys.executable, "-c", "import time; time.sleep(120)", "kafka.Kafka"]
     )
+    # Until the child has exec'd, its /proc cmdline is pytest's, which pid_alive rightly
+    # does not take for a broker: wait for the exec, or the tests race it.
+    cmdline = Path(f"/proc/{stand_in.pid}/cmdline")
+    deadline = time.monotonic() + 10
+    while cmdline.exists() and b"kafka.Kafka" not in cmdline.read_bytes():
+        assert time.monotonic() < deadline, "the stand-in broker process did not start"
+        time.sleep(0.01)
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen()
