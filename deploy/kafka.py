@@ -241,6 +241,11 @@ def _write_atomically(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _output_tail(done: subprocess.CompletedProcess[str]) -> str:
+    """The last lines a finished command printed (stdout, then stderr), for an error."""
+    return "\n".join((done.stdout + done.stderr).splitlines()[-LOG_TAIL_LINES:])
+
+
 def _hash_file(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
@@ -343,9 +348,9 @@ class LocalKafka:
         ]  # fmt: skip
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         if done.returncode != 0 or not tmp.exists():
-            output = "\n".join((done.stdout + done.stderr).splitlines()[-LOG_TAIL_LINES:])
             raise ClasspathError(
-                f"mvn could not resolve Kafka's jars (exit {done.returncode}):\n{output}"
+                f"mvn could not resolve Kafka's jars (exit {done.returncode}):\n"
+                f"{_output_tail(done)}"
             )
         os.replace(tmp, cache)
         return cache.read_text(encoding="utf-8").strip()
@@ -416,8 +421,7 @@ class LocalKafka:
         command.append("--ignore-formatted")
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         if done.returncode != 0:
-            output = "\n".join((done.stdout + done.stderr).splitlines()[-LOG_TAIL_LINES:])
-            raise BrokerStartError(f"formatting {self.data_dir} failed:\n{output}")
+            raise BrokerStartError(f"formatting {self.data_dir} failed:\n{_output_tail(done)}")
 
     def _spawn(self, java: str, classpath: str) -> subprocess.Popen[bytes]:
         command = self._java_command(java, classpath, "kafka.Kafka")
