@@ -34,8 +34,17 @@ from streams.state import TABLE_NAMES, apply_event, empty_tables
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 TEST_SOURCE = "rules-test"
-_EXPECT_FIELDS = {"rule", "key", "status", "at", "severity", "values", "penalty", "message"}
-_EXPECT_FIELDS |= {"labels"}
+_EXPECT_FIELDS = {
+    "rule",
+    "key",
+    "status",
+    "at",
+    "severity",
+    "values",
+    "penalty",
+    "labels",
+    "message",
+}
 _CASE_FIELDS = {"name", "defaults", "tables", "events", "clock", "expect", "expect_none"}
 _FILE_FIELDS = {"rules", "calendar_dir", "default_calendar", "timezone", "defaults", "tests"}
 
