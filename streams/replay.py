@@ -241,12 +241,16 @@ def _read(path: Path, err: TextIO) -> list[tuple[int, Event]]:
 
 def main(options: ReplayOptions, out: TextIO, err: TextIO) -> int:
     """Run the command; returns the exit code. Raises ``ReplayError`` for unusable input."""
+    # Both rule sets load before the events are read: a rule error is then the only thing
+    # reported, not the last line after every skipped event and a whole first replay.
+    engine = load_engine(options.rules_dir)
+    compare = load_engine(options.compare) if options.compare is not None else None
     events = _read(options.events, err)
-    base = run(load_engine(options.rules_dir), events, options.until)
-    if options.compare is None:
+    base = run(engine, events, options.until)
+    if compare is None:
         _print_one(base, options.format, out, err)
     else:
-        other = run(load_engine(options.compare), events, options.until)
+        other = run(compare, events, options.until)
         _print_difference(base, other, options.format, out, err)
     return 0
 
