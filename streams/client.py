@@ -56,10 +56,6 @@ class WorkerClient:
             raise StreamsError(body.get("error", f"HTTP {status} reading table {name}"))
         return dict(body)
 
-    def table_names(self) -> list[str]:
-        _status, body = self._get("/tables/")
-        return list(body["tables"])
-
 
 def lagging(
     ends: Mapping[str, int], progress: Mapping[str, Mapping[str, int]], committed: Mapping[str, int]
