@@ -49,7 +49,9 @@ RowReason = Literal[
     "malformed",  # the csv module cannot read the row (e.g. an oversized field)
     "invalid",  # a value the event schema refuses (e.g. longer than 128 characters)
 ]
-FileReason = Literal["empty", "bad_encoding", "no_header", "missing_column", "duplicate_column"]
+FileReason = Literal[
+    "empty", "bad_encoding", "no_header", "missing_column", "duplicate_column", "cannot_read"
+]
 
 # The columns of the form and the header texts that name them (normalised, see _norm).
 COLUMNS: dict[str, tuple[str, ...]] = {

@@ -192,12 +192,14 @@ def parse_file(
 
 
 def _read(path: Path) -> bytes:
+    # A file that cannot be read is a whole-file problem like a bad encoding: dead-lettered
+    # and moved to failed/, so one bad file never stops the watcher for the others.
     try:
         return path.read_bytes()
     except FileNotFoundError:
         raise
     except OSError as exc:
-        raise ConnectorError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+        raise UnreadableFile(path.name, "cannot_read", exc.strerror or str(exc)) from exc
 
 
 def _move(path: Path, folder: Path) -> Path:
@@ -216,8 +218,9 @@ def publish_file(
     path: Path, sink: Sink, topics: Topics, region: str | None, source: str = "erp"
 ) -> FileOutcome:
     """Parse one file and publish its records; the file stays where it is."""
-    data = _read(path)
+    data = b""
     try:
+        data = _read(path)
         batch = parse_file(path, data, region, source)
     except UnreadableFile as exc:
         sink.publish([unreadable_record(exc, data, topics)])

@@ -68,6 +68,30 @@ def test_an_unreadable_file_is_dead_lettered_whole_and_moved_to_failed(tmp_path:
     assert (tmp_path / "failed" / "export.csv").read_bytes() == data
 
 
+def test_a_file_the_system_cannot_read_goes_to_failed_and_the_others_are_published(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    drop(tmp_path, "a-locked.csv", GOOD.encode(), age=120)
+    drop(tmp_path, NAME, GOOD.encode("gb18030"))
+    real_read = Path.read_bytes
+
+    def read_bytes(self: Path) -> bytes:
+        if self.name == "a-locked.csv":
+            raise PermissionError(13, "Permission denied")
+        return real_read(self)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    sink = MemorySink()
+    locked, good = folder(tmp_path, sink).scan()
+    assert locked.error is not None and locked.error.reason == "cannot_read"
+    assert locked.moved_to == tmp_path / "failed" / "a-locked.csv"
+    assert good.events == 2 and good.moved_to == tmp_path / "processed" / NAME
+    dead = values(sink, "t.dead-letter")
+    assert [(d["reason"], d["error"]) for d in dead if d["offset"] == 0] == [
+        ("cannot_read", "a-locked.csv: Permission denied")
+    ]
+
+
 def test_young_files_and_other_files_are_left_alone(tmp_path: Path) -> None:
     drop(tmp_path, "young.csv", GOOD.encode(), age=0.5)
     drop(tmp_path, "notes.txt", b"hello")
