@@ -52,13 +52,14 @@ from typing import Any, Literal
 from dsl.calendar import DEFAULT_CALENDAR, Calendar
 from dsl.compiled import CompiledRule, DecideFn, Outcome, Tier
 from dsl.errors import DslError
+from streams.exceptions import StreamsError
 from streams.models import EVENT_TYPES, Alert, Event, Penalty, parse_event
 from streams.state import StateView, Table, Tables
 
 log = logging.getLogger(__name__)
 
 
-class EngineError(ValueError):
+class EngineError(StreamsError, ValueError):
     """A rule set the engine cannot run (unknown calendar, rule without an outcome)."""
 
 

@@ -26,11 +26,12 @@ from dsl.calendar import DEFAULT_CALENDAR, CalendarError, load_calendars
 from dsl.diagnostics import render_all
 from dsl.loader import load_report
 from streams.engine import Engine, EngineError
+from streams.exceptions import StreamsError
 from streams.models import Alert, Event, UnknownEventType, parse_event
 from streams.state import apply_event, empty_tables
 
 
-class ReplayError(ValueError):
+class ReplayError(StreamsError, ValueError):
     """The rule set or the events file cannot be used; the message says why.
 
     ``exit_code`` follows the rules commands: 1 the rules have errors, 2 usage or I/O.

@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import ValidationError
 
+from streams.exceptions import StreamsError
 from streams.hooks import RuleHook
 from streams.models import EVENT_TYPES, Alert, Event, UnknownEventType, parse_event
 from streams.state import TABLE_NAMES, apply_event, empty_tables
@@ -49,7 +50,7 @@ _CASE_FIELDS = {"name", "defaults", "tables", "events", "clock", "expect", "expe
 _FILE_FIELDS = {"rules", "calendar_dir", "default_calendar", "timezone", "defaults", "tests"}
 
 
-class RuleTestError(Exception):
+class RuleTestError(StreamsError):
     """A test file that cannot be read or does not follow the format."""
 
 
