@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from deploy.process import process_running
 from orderhub.exceptions import OrderHubError
 
 if TYPE_CHECKING:
@@ -207,26 +208,7 @@ def port_answers(port: int, host: str = HOST) -> bool:
 
 def pid_alive(pid: int) -> bool:
     """True when ``pid`` runs (not a zombie) and looks like a Kafka broker."""
-    with contextlib.suppress(ChildProcessError):
-        # Our own child (the pytest fixture's broker) stays a zombie until reaped.
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:
-            return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # it exists, under another user
-    proc = Path(f"/proc/{pid}")
-    if not proc.exists():
-        return True  # no procfs (macOS): trust kill(0)
-    try:
-        # A recycled pid belongs to some other program; never treat it as our broker.
-        is_kafka = b"kafka.Kafka" in (proc / "cmdline").read_bytes()
-        state = (proc / "stat").read_text(encoding="ascii", errors="replace")
-    except FileNotFoundError:
-        return False  # it exited while we looked
-    return is_kafka and state.rsplit(")", 1)[-1].split()[0] != "Z"
+    return process_running(pid, marker=b"kafka.Kafka")
 
 
 def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from deploy.process import process_running
 from orderhub.settings import Settings, get_settings
 from streams.client import WorkerClient, WorkerUnavailable, lagging, retry
 from streams.exceptions import StreamsError, WorkerNotReady
@@ -61,17 +62,7 @@ class WorkerFiles:
 
 def alive(pid: int) -> bool:
     """True while ``pid`` runs (a zombie, dead but not yet reaped, counts as gone)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True  # no procfs: trust kill(0)
-    return stat.rpartition(")")[2].split()[0] != "Z"
+    return process_running(pid)
 
 
 def running_pid(files: WorkerFiles) -> int | None:
