@@ -103,7 +103,7 @@ def has_order(type_name: str) -> bool:
 # --- the order record (streams.state.new_order) --------------------------------------------
 
 STEPS: tuple[str, ...] = tuple(
-    sorted({t.split(".", 1)[1] for t in m.EVENT_TYPES if t.startswith("order.")} | {"stocked"})
+    sorted(m.step_name(t) for t, cls in m.EVENT_TYPES.items() if issubclass(cls, m.OrderKeyed))
 )
 ORDER_FIELDS: dict[str, Ty] = {
     "order_id": Ty(TEXT),

@@ -95,9 +95,11 @@ def register_agents(app: Any, rt: Runtime, input_partitions: int) -> None:
     async def state(stream: AsyncIterator[Any]) -> None:
         async for msg, value, event in decoded(stream):
             # The offset on the one-partition events topic is the sequence number.
-            apply_event(rt.tables, event, seq=msg.offset)
+            new = apply_event(rt.tables, event, seq=msg.offset)
             # The clock must only pass a time once every input has (streams.clock).
             rt.clock.observe(event.event_time, source_of(msg.headers, msg.topic))
+            if not new:
+                continue  # a duplicate (a batch sent twice): its rules were judged already
             found = _call_hook(rt.hook.on_event, rt.tables, event, msg.offset)
             if isinstance(found, str):
                 letter = dead_letter("rule_error", found, value, msg.topic, 0, msg.offset)

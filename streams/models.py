@@ -363,6 +363,16 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     ORDER_EVENTS + INVENTORY_EVENTS + SHIPMENT_EVENTS + PLAN_EVENTS
 )
 
+# Events about one order: each updates the order's record (its steps, its de-duplication by
+# event id), whatever topic it comes on.
+OrderKeyed = OrderEvent | Stocked | StockShortage | ShipmentDispatched | ShipmentEtaUpdated
+
+
+def step_name(type_name: str) -> str:
+    """The order-record step an order-keyed event type records: ``order.packed`` → ``packed``."""
+    return type_name.split(".", 1)[1]
+
+
 EVENT_TYPES: dict[str, type[Event]] = {cls.model_fields["type"].default: cls for cls in ALL_EVENTS}
 
 # Which topic family each event type belongs to: "orders", "inventory", "shipments", "plans".

@@ -118,8 +118,8 @@ def run(engine: Engine, events: Iterable[tuple[int, Event]], until: datetime | N
     tables = empty_tables()
     result = Replay(rule_ids=list(engine.rules))
     for seq, event in events:
-        apply_event(tables, event, seq)
-        result.alerts += engine.on_event(tables, event, seq)
+        if apply_event(tables, event, seq):  # a duplicate is not judged twice
+            result.alerts += engine.on_event(tables, event, seq)
         result.events += 1
         if result.last_time is None or event.event_time > result.last_time:
             result.last_time = event.event_time

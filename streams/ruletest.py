@@ -442,8 +442,8 @@ def play(case: RuleTestCase, engine: RuleHook) -> list[Alert]:
         if isinstance(step, Tick):
             alerts.extend(engine.on_tick(tables, step.to))
         else:
-            apply_event(tables, step, seq)
-            alerts.extend(engine.on_event(tables, step, seq))
+            if apply_event(tables, step, seq):  # a duplicate is not judged twice
+                alerts.extend(engine.on_event(tables, step, seq))
             seq += 1
     return alerts
 

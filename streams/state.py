@@ -142,14 +142,10 @@ def _in_transit_delta(order: Entry, event: m.Event) -> int:
     return 0
 
 
-def _step_name(event: m.Event) -> str:
-    return event.type.split(".", 1)[1]
-
-
-def _next_order(order: Entry, event: m.OrderEvent | m.Stocked, seq: int) -> Entry:
+def _next_order(order: Entry, event: m.OrderKeyed, seq: int) -> Entry:
     """The order record after ``event``, with the event's effect recorded in it."""
     at = event.event_time.isoformat()
-    step = _step_name(event) if isinstance(event, m.OrderEvent) else "stocked"
+    step = m.step_name(event.type)
     delta = _in_transit_delta(order, event)
     new = {**order, **_order_fields(event)}
     new["steps"] = {**order["steps"], step: at}
@@ -180,26 +176,27 @@ def _next_order(order: Entry, event: m.OrderEvent | m.Stocked, seq: int) -> Entr
     return new
 
 
-def _apply_order_event(tables: Tables, event: m.OrderEvent | m.Stocked, seq: int) -> None:
+def _apply_order_event(tables: Tables, event: m.OrderKeyed, seq: int) -> bool:
     orders = tables["orders"]
     before = orders.get(event.order_id)
     if before is None:
         before = new_order(event.order_id, event.region, event.model)
     if _fresh(before, seq):
         if event.event_id in before.get("event_ids", []):
-            return  # the same event sent again (producer retry, re-forwarded ingest)
+            return False  # the same event sent again (producer retry, re-forwarded ingest)
         after = _next_order(before, event, seq)
         orders[event.order_id] = after
     else:
         after = before
     effect = after.get(EFFECT) or {}
     if effect.get("seq") != seq:
-        return  # an older event redelivered: everything it changed is already newer
+        return True  # an older event redelivered: everything it changed is already newer
     delta = int(effect["in_transit"])
     region, model = after["region"], after["model"]
     _add_qty(tables["in_transit_region"], region, delta, seq)
     _add_qty(tables["in_transit_model"], model, delta, seq)
     _add_qty(tables["in_transit_region_model"], pair_key(region, model), delta, seq)
+    return True
 
 
 def _apply_forecast(tables: Tables, event: m.WeeklyForecast, seq: int) -> None:
@@ -214,11 +211,17 @@ def _apply_forecast(tables: Tables, event: m.WeeklyForecast, seq: int) -> None:
     _merge(tables["forecast_model"], mo, seq, by_region=by_region, qty=sum(by_region.values()))
 
 
-def apply_event(tables: Tables, event: m.Event, seq: int) -> None:
-    """Apply one event to the tables. ``seq`` must grow with every event of the stream."""
-    if isinstance(event, m.OrderEvent | m.Stocked):
-        _apply_order_event(tables, event, seq)
-    elif isinstance(event, m.StockLevel):
+def apply_event(tables: Tables, event: m.Event, seq: int) -> bool:
+    """Apply one event to the tables. ``seq`` must grow with every event of the stream.
+
+    False when the event is a duplicate: an order event whose id was already applied under
+    an earlier ``seq`` (a producer's retry, a batch sent twice). Rules must not judge it
+    again — it would be judged against state that already holds its later events. A
+    redelivery at the *same* ``seq`` (after a crash) is True: its rules may not have run.
+    """
+    if isinstance(event, m.OrderKeyed):
+        return _apply_order_event(tables, event, seq)
+    if isinstance(event, m.StockLevel):
         _merge(tables["stock"], event.model, seq, on_hand=event.on_hand)
     elif isinstance(event, m.ModelLimits):
         _merge(
@@ -232,6 +235,7 @@ def apply_event(tables: Tables, event: m.Event, seq: int) -> None:
         _merge(tables["region_stock"], event.region, seq, reasonable_stock=event.reasonable_stock)
     elif isinstance(event, m.WeeklyForecast):
         _apply_forecast(tables, event, seq)
+    return True
 
 
 # --- reading --------------------------------------------------------------------------------

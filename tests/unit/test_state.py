@@ -106,6 +106,14 @@ def test_the_same_event_under_a_new_offset_is_counted_once() -> None:
     assert StateView(tables).in_transit_region("north") == 3
 
 
+def test_apply_event_says_which_events_are_duplicates() -> None:
+    tables = empty_tables()
+    assert apply_event(tables, STREAM[0], 0) is True
+    assert apply_event(tables, STREAM[0], 0) is True  # crash redelivery: rules may not have run
+    assert apply_event(tables, STREAM[0], 7) is False  # the same event sent again later
+    assert apply_event(tables, STREAM[1], 8) is True
+
+
 def test_stale_redelivery_does_not_undo_newer_values() -> None:
     first = ev(1, "inventory.stock_level", model="M1", on_hand=10)
     second = ev(2, "inventory.stock_level", model="M1", on_hand=8)
