@@ -40,10 +40,11 @@ def worker_start(detach: bool, timeout: float) -> None:
     if not detach:
         w.run(settings)
         return
-    pid = w.start_detached(settings, timeout=timeout)
+    pid, started = w.start_detached(settings, timeout=timeout)
     files = w.WorkerFiles.of(settings)
+    state = "running" if started else "already running"
     click.echo(
-        f"worker running (pid {pid}), web http://{settings.web_host}:{settings.web_port}, "
+        f"worker {state} (pid {pid}), web http://{settings.web_host}:{settings.web_port}, "
         f"log {files.log}"
     )
 

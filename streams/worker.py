@@ -15,7 +15,7 @@ from pathlib import Path
 from deploy.process import process_running
 from orderhub.settings import Settings, get_settings
 from streams.client import WorkerClient, WorkerUnavailable, lagging, retry
-from streams.exceptions import StreamsError, WorkerNotReady
+from streams.exceptions import WorkerNotReady
 from streams.hooks import RuleHook
 from streams.topics import Topics
 
@@ -98,11 +98,13 @@ def wait_ready(settings: Settings, timeout: float, pid: int | None = None) -> di
         raise
 
 
-def start_detached(settings: Settings, timeout: float = 120.0) -> int:
-    """Start ``python -m streams.worker`` in the background; return its pid once ready."""
+def start_detached(settings: Settings, timeout: float = 120.0) -> tuple[int, bool]:
+    """Start ``python -m streams.worker`` in the background; return its pid once ready,
+    and whether it was started now. A worker already running is left as it is (like
+    ``orderhub kafka up``), so ``make run`` can be run again."""
     files = WorkerFiles.of(settings)
     if (pid := running_pid(files)) is not None:
-        raise StreamsError(f"a worker is already running (pid {pid}); `orderhub worker stop`")
+        return pid, False
     files.pid.parent.mkdir(parents=True, exist_ok=True)
     with files.log.open("ab") as log:
         process = subprocess.Popen(
@@ -117,7 +119,7 @@ def start_detached(settings: Settings, timeout: float = 120.0) -> int:
         wait_ready(settings, timeout, pid=process.pid)
     except WorkerNotReady as exc:
         raise WorkerNotReady(f"{exc}; see {files.log}") from exc
-    return process.pid
+    return process.pid, True
 
 
 def stop(settings: Settings, timeout: float = 30.0) -> int | None:

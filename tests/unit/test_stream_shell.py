@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from pathlib import Path
+
+import pytest
 
 from deploy.demo.generate import generate
 from streams.client import lagging
@@ -104,3 +107,18 @@ def test_demo_releases_are_mostly_on_mondays_and_thursdays() -> None:
     on_release_days = days["2026-11-02"] + days["2026-11-05"]
     assert on_release_days >= 0.8 * sum(days.values())
     assert on_release_days < sum(days.values())  # and a few scattered ones (REL-1)
+
+
+def test_starting_a_detached_worker_again_keeps_the_running_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make run` twice: the second start reports the live worker and spawns nothing."""
+    from orderhub.settings import Settings
+    from streams import worker
+
+    settings = Settings(home=tmp_path)
+    files = worker.WorkerFiles.of(settings)
+    files.pid.parent.mkdir(parents=True, exist_ok=True)
+    files.pid.write_text(f"{os.getpid()}\n")  # a live process stands in for the worker
+    monkeypatch.setattr(worker.subprocess, "Popen", None)  # any spawn would fail loudly
+    assert worker.start_detached(settings) == (os.getpid(), False)
