@@ -1,10 +1,11 @@
 """The thin Faust agents: records in, ``streams.ingest`` / ``streams.state`` / the rule
 hook in the middle, records out. No business logic lives here.
 
-Delivery is at least once. Every send is awaited until the broker acknowledges it before
-the source record counts as handled, and Faust commits a source offset only after the
-producer has flushed, so a crash can repeat work but never lose it; ``apply_event``'s
-sequence guard and event-id de-duplication make the repeated work harmless.
+Delivery is at least once. Every send, and every table write an event caused
+(``streams.durable``), is awaited until the broker acknowledges it before the source record
+counts as handled; Faust commits only offsets of handled records, so a crash can repeat
+work but never lose it. ``apply_event``'s sequence guard and event-id de-duplication make
+the repeated work harmless.
 """
 
 from __future__ import annotations
@@ -98,14 +99,16 @@ def register_agents(app: Any, rt: Runtime, input_partitions: int) -> None:
             new = apply_event(rt.tables, event, seq=msg.offset)
             # The clock must only pass a time once every input has (streams.clock).
             rt.clock.observe(event.event_time, source_of(msg.headers, msg.topic))
-            if not new:
-                continue  # a duplicate (a batch sent twice): its rules were judged already
-            found = _call_hook(rt.hook.on_event, rt.tables, event, msg.offset)
-            if isinstance(found, str):
-                letter = dead_letter("rule_error", found, value, msg.topic, 0, msg.offset)
-                await send_dead_letter(letter, msg.key)
-            else:
-                await send_alerts(found)
+            if new:  # a duplicate (a batch sent twice) had its rules judged already
+                found = _call_hook(rt.hook.on_event, rt.tables, event, msg.offset)
+                if isinstance(found, str):
+                    letter = dead_letter("rule_error", found, value, msg.topic, 0, msg.offset)
+                    await send_dead_letter(letter, msg.key)
+                else:
+                    await send_alerts(found)
+            # Faust acks this event when the loop asks for the next one: its table writes
+            # (the rule engine's included) must be on the broker by then.
+            await rt.writes.settle()
 
     for family, name in rt.topics.inputs.items():
         source = app.topic(name, partitions=input_partitions, **raw)
@@ -123,6 +126,7 @@ def register_agents(app: Any, rt: Runtime, input_partitions: int) -> None:
         found = _call_hook(rt.hook.on_tick, rt.tables, now)
         if not isinstance(found, str):
             await send_alerts(found)
+        await rt.writes.settle()
 
     app.timer(TICK_SECONDS, on_leader=True, name="orderhub.tick")(tick)
 

@@ -13,6 +13,7 @@ import faust
 
 from orderhub.settings import Settings
 from streams.agents import register_agents
+from streams.durable import ChangelogWrites, durable_table
 from streams.hooks import NoRules, RuleHook
 from streams.runtime import Runtime
 from streams.state import TABLE_NAMES
@@ -62,11 +63,17 @@ def create_app(settings: Settings, bootstrap: str, hook: RuleHook | None = None)
     # to be co-partitioned); default None so a missing key reads as None via .get. The
     # producer's partitioner (always partition 0) lets the tick timer write the engine's
     # tables outside an event.
+    writes = ChangelogWrites()
     tables = {
-        name: app.Table(name, default=None, partitions=1, use_partitioner=True)
+        name: durable_table(app, name, writes, default=None, partitions=1, use_partitioner=True)
         for name in TABLE_NAMES
     }
-    rt = Runtime(topics=Topics(settings.topic_prefix), tables=tables, hook=hook or NoRules())
+    rt = Runtime(
+        topics=Topics(settings.topic_prefix),
+        tables=tables,
+        hook=hook or NoRules(),
+        writes=writes,
+    )
     register_agents(app, rt, settings.topic_partitions)
     register_views(app, rt)
     return app

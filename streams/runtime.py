@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streams.clock import WatermarkClock
+from streams.durable import ChangelogWrites
 from streams.hooks import RuleHook
 from streams.topics import Topics
 
@@ -29,11 +30,13 @@ class Progress:
 
 @dataclass
 class Runtime:
-    """One worker's topics, Faust tables (by ``streams.state.TABLE_NAMES``), rule hook and
-    the event-time clock its tick timer reads."""
+    """One worker's topics, Faust tables (by ``streams.state.TABLE_NAMES``), rule hook,
+    the event-time clock its tick timer reads and the tables' unacknowledged writes."""
 
     topics: Topics
     tables: Mapping[str, Any]
     hook: RuleHook
     progress: Progress = field(default_factory=Progress)
     clock: WatermarkClock = field(default_factory=WatermarkClock)
+    # The tables' changelog sends not yet acknowledged (streams.durable).
+    writes: ChangelogWrites = field(default_factory=ChangelogWrites)

@@ -44,11 +44,17 @@ class Worker:
     prefix: str = field(default_factory=lambda: f"it-{uuid.uuid4().hex[:10]}")
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    # Folders put first on the worker's PYTHONPATH (fault injection: tests/integration/faults).
+    python_path: tuple[Path, ...] = ()
 
     @property
     def env(self) -> dict[str, str]:
+        path = [str(p) for p in self.python_path]
+        if os.environ.get("PYTHONPATH"):
+            path.append(os.environ["PYTHONPATH"])
         return {
             **os.environ,
+            **({"PYTHONPATH": os.pathsep.join(path)} if path else {}),
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
             "ORDERHUB_HOME": str(self.home),
             "ORDERHUB_TOPIC_PREFIX": self.prefix,
