@@ -13,6 +13,13 @@ event after a crash re-applies exactly the deltas that the crash lost and no oth
 Events are also de-duplicated by ``event_id`` per order, so a producer's retry or a record
 re-forwarded by ingest after a crash (a new offset, the same event) is not counted twice.
 
+Snapshot events (a stock level, a model's or region's limits, a weekly forecast) replace
+what a table holds, so for them the *latest event time* wins, not the latest arrival: a
+snapshot dated before the one applied, or the same snapshot sent again, changes nothing.
+A re-forwarded copy of an old forecast therefore cannot undo a newer one (CI saw exactly
+that after a restart), an ERP re-sending yesterday's stock file does not hide today's, and
+the tables do not depend on how topics interleave.
+
 Table values are JSON-ready dicts (ints, strings, lists) because Faust serialises them to
 its changelog topics.
 """
@@ -21,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -80,6 +88,31 @@ def _merge(table: Table, key: str, seq: int, **fields: Any) -> None:
     if not _fresh(entry, seq):
         return
     table[key] = {**(entry or {}), **fields, SEQ: seq}
+
+
+def _superseded(entry: Entry | None, part: str, event: m.Event, seq: int) -> bool:
+    """True when ``entry``'s ``part`` already holds this snapshot or a later-dated one.
+
+    ``part`` names what the event sets ("on_hand", "limits", "forecast"): one stock entry
+    holds both a count and limits, each dated by its own event.
+    """
+    mark = (entry or {}).get(f"_{part}")
+    if not mark or mark["seq"] == seq:
+        return False  # nothing yet, or this very record redelivered after a crash
+    if mark["id"] == event.event_id:
+        return True  # the same snapshot sent again (a retry, a re-forwarded record)
+    return datetime.fromisoformat(mark["at"]) > event.event_time
+
+
+def _set_snapshot(
+    table: Table, key: str, part: str, event: m.Event, seq: int, **fields: Any
+) -> bool:
+    """Set ``fields`` of ``key`` from a snapshot event; False when it is superseded."""
+    if _superseded(table.get(key), part, event, seq):
+        return False
+    mark = {"at": event.event_time.isoformat(), "id": event.event_id, "seq": seq}
+    _merge(table, key, seq, **fields, **{f"_{part}": mark})
+    return True
 
 
 # --- order records -------------------------------------------------------------------------
@@ -199,42 +232,46 @@ def _apply_order_event(tables: Tables, event: m.OrderKeyed, seq: int) -> bool:
     return True
 
 
-def _apply_forecast(tables: Tables, event: m.WeeklyForecast, seq: int) -> None:
+def _apply_forecast(tables: Tables, event: m.WeeklyForecast, seq: int) -> bool:
     r, mo, qty = event.region, event.model, event.quantity
-    _merge(
-        tables["forecast"], pair_key(r, mo), seq, qty=qty, week_start=event.week_start.isoformat()
-    )
+    week = event.week_start.isoformat()
+    if not _set_snapshot(
+        tables["forecast"], pair_key(r, mo), "forecast", event, seq, qty=qty, week_start=week
+    ):
+        return False
     # The aggregates keep their breakdown so a redelivered forecast sets, never adds.
     by_model = {**(tables["forecast_region"].get(r) or {}).get("by_model", {}), mo: qty}
     _merge(tables["forecast_region"], r, seq, by_model=by_model, qty=sum(by_model.values()))
     by_region = {**(tables["forecast_model"].get(mo) or {}).get("by_region", {}), r: qty}
     _merge(tables["forecast_model"], mo, seq, by_region=by_region, qty=sum(by_region.values()))
+    return True
 
 
 def apply_event(tables: Tables, event: m.Event, seq: int) -> bool:
     """Apply one event to the tables. ``seq`` must grow with every event of the stream.
 
     False when the event is a duplicate: an order event whose id was already applied under
-    an earlier ``seq`` (a producer's retry, a batch sent twice). Rules must not judge it
-    again — it would be judged against state that already holds its later events. A
-    redelivery at the *same* ``seq`` (after a crash) is True: its rules may not have run.
+    an earlier ``seq`` (a producer's retry, a batch sent twice), or a snapshot already
+    superseded (see the module docstring). Rules must not judge it again — it would be
+    judged against state that already holds its later events. A redelivery at the *same*
+    ``seq`` (after a crash) is True: its rules may not have run.
     """
     if isinstance(event, m.OrderKeyed):
         return _apply_order_event(tables, event, seq)
     if isinstance(event, m.StockLevel):
-        _merge(tables["stock"], event.model, seq, on_hand=event.on_hand)
-    elif isinstance(event, m.ModelLimits):
-        _merge(
-            tables["stock"],
-            event.model,
-            seq,
-            reasonable_stock=event.reasonable_stock,
-            upper_limit=event.upper_limit,
+        return _set_snapshot(
+            tables["stock"], event.model, "on_hand", event, seq, on_hand=event.on_hand
         )
-    elif isinstance(event, m.RegionLimits):
-        _merge(tables["region_stock"], event.region, seq, reasonable_stock=event.reasonable_stock)
-    elif isinstance(event, m.WeeklyForecast):
-        _apply_forecast(tables, event, seq)
+    if isinstance(event, m.ModelLimits):
+        limits = {"reasonable_stock": event.reasonable_stock, "upper_limit": event.upper_limit}
+        return _set_snapshot(tables["stock"], event.model, "limits", event, seq, **limits)
+    if isinstance(event, m.RegionLimits):
+        limit = event.reasonable_stock
+        return _set_snapshot(
+            tables["region_stock"], event.region, "limits", event, seq, reasonable_stock=limit
+        )
+    if isinstance(event, m.WeeklyForecast):
+        return _apply_forecast(tables, event, seq)
     return True
 
 
