@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 
+from streams.gaps import OffsetTracker, read_range
 from streams.ingest import DeadLetter, dead_letter, decode, encode
 from streams.models import EVENT_FAMILY, Alert, Event
 from streams.runtime import Runtime
@@ -51,6 +53,29 @@ def source_of(headers: Any, fallback: str) -> str:
     return fallback  # a record produced straight onto the events topic
 
 
+@dataclass(frozen=True)
+class Raw:
+    """One consumed record, from Faust or read straight from Kafka (streams.gaps)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    headers: Any
+
+    @classmethod
+    def of(cls, record: Any, value: Any) -> Raw:
+        return cls(
+            record.topic,
+            record.partition,
+            record.offset,
+            record.key,
+            value if isinstance(value, bytes) else b"",
+            record.headers,
+        )
+
+
 def register_agents(app: Any, rt: Runtime, input_partitions: int) -> None:
     """Define the ingest agents, the state agent and the tick timer on ``app``."""
     raw = {"key_serializer": "raw", "value_serializer": "raw"}
@@ -73,28 +98,48 @@ def register_agents(app: Any, rt: Runtime, input_partitions: int) -> None:
         for alert in found:
             await _send(alerts, _key_bytes(alert.fingerprint), alert.model_dump_json().encode())
 
-    async def decoded(stream: AsyncIterator[Any]) -> AsyncIterator[tuple[Any, bytes, Event]]:
-        """Each record as (message, raw value, event); a record that is no event is
-        dead-lettered instead. A record counts as done once its consumer has handled it."""
-        async for record in stream.events():  # type: ignore[attr-defined]
-            msg = record.message
-            value = record.value if isinstance(record.value, bytes) else b""
-            result = decode(value, msg.topic, msg.partition, msg.offset)
+    tracker = OffsetTracker()
+
+    async def records(stream: AsyncIterator[Any]) -> AsyncIterator[Raw]:
+        """Each record once, in offset order, records Faust skipped included (streams.gaps)."""
+        async for event in stream.events():  # type: ignore[attr-defined]
+            msg = event.message
+            missing = tracker.missing(msg.topic, msg.partition, msg.offset)
+            if missing is None:
+                continue  # handled already: Faust delivers again after it seeks
+            if missing:
+                log.warning(
+                    "Faust skipped %s[%d] offsets %d..%d: reading them from Kafka",
+                    msg.topic,
+                    msg.partition,
+                    missing.start,
+                    missing.stop - 1,
+                )
+                for lost in await read_range(rt.kafka_client, msg.topic, msg.partition, missing):
+                    yield Raw.of(lost, lost.value)
+            yield Raw.of(msg, event.value)
+
+    async def decoded(stream: AsyncIterator[Any]) -> AsyncIterator[tuple[Raw, Event]]:
+        """Each record as (record, event); a record that is no event is dead-lettered
+        instead. A record counts as done once its consumer has handled it."""
+        async for raw in records(stream):
+            result = decode(raw.value, raw.topic, raw.partition, raw.offset)
             if isinstance(result, DeadLetter):
                 # On the events topic only a producer that bypasses ingest gets here.
-                await send_dead_letter(result, msg.key)
+                await send_dead_letter(result, raw.key)
             else:
-                yield msg, value, result
-            rt.progress.done(msg.topic, msg.partition, msg.offset)
+                yield raw, result
+            tracker.handled(raw.topic, raw.partition, raw.offset)
+            rt.progress.done(raw.topic, raw.partition, raw.offset)
 
     async def ingest(stream: AsyncIterator[Any]) -> None:
-        async for msg, _, event in decoded(stream):
+        async for msg, event in decoded(stream):
             key = routing_key(event.model_dump(), EVENT_FAMILY[event.type])
             source = f"{msg.topic}:{msg.partition}".encode()
             await _send(events, _key_bytes(key), encode(event), {SOURCE_HEADER: source})
 
     async def state(stream: AsyncIterator[Any]) -> None:
-        async for msg, value, event in decoded(stream):
+        async for msg, event in decoded(stream):
             # The offset on the one-partition events topic is the sequence number.
             new = apply_event(rt.tables, event, seq=msg.offset)
             # The clock must only pass a time once every input has (streams.clock).
@@ -102,7 +147,7 @@ def register_agents(app: Any, rt: Runtime, input_partitions: int) -> None:
             if new:  # a duplicate (a batch sent twice) had its rules judged already
                 found = _call_hook(rt.hook.on_event, rt.tables, event, msg.offset)
                 if isinstance(found, str):
-                    letter = dead_letter("rule_error", found, value, msg.topic, 0, msg.offset)
+                    letter = dead_letter("rule_error", found, msg.value, msg.topic, 0, msg.offset)
                     await send_dead_letter(letter, msg.key)
                 else:
                     await send_alerts(found)

@@ -15,6 +15,7 @@ from orderhub.settings import Settings
 from streams.agents import register_agents
 from streams.durable import ChangelogWrites, durable_table
 from streams.hooks import NoRules, RuleHook
+from streams.kafka_io import client_config
 from streams.runtime import Runtime
 from streams.state import TABLE_NAMES
 from streams.topics import Topics
@@ -73,6 +74,7 @@ def create_app(settings: Settings, bootstrap: str, hook: RuleHook | None = None)
         tables=tables,
         hook=hook or NoRules(),
         writes=writes,
+        kafka_client=client_config(settings, bootstrap),
     )
     register_agents(app, rt, settings.topic_partitions)
     register_views(app, rt)

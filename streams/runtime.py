@@ -40,3 +40,5 @@ class Runtime:
     clock: WatermarkClock = field(default_factory=WatermarkClock)
     # The tables' changelog sends not yet acknowledged (streams.durable).
     writes: ChangelogWrites = field(default_factory=ChangelogWrites)
+    # Kafka connection options for reading records Faust skipped (streams.gaps).
+    kafka_client: dict[str, Any] = field(default_factory=dict)

@@ -26,6 +26,7 @@ MODELS = ("X1", "X2", "X3")
 # The tables apply_event owns; the rule engine's rule_* tables are not the oracle's.
 CORE_TABLES = tuple(name for name in TABLE_NAMES if not name.startswith("rule_"))
 FAULTS = Path(__file__).parent / "faults"
+STALL, SKIP = FAULTS / "stall", FAULTS / "skip"
 
 
 def stream(seed: int, orders: int) -> list[dict[str, Any]]:
@@ -100,13 +101,13 @@ def test_a_killed_worker_recovers_to_exactly_the_pure_models_tables(
 def test_no_table_write_is_lost_when_the_broker_is_slow_to_take_it(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
-    """A changelog write stalls (tests/integration/faults) and the worker is killed right
+    """A changelog write stalls (tests/integration/faults/stall) and the worker is killed right
     after a commit of events handled since. Before streams.durable, Faust's own pre-commit
     flush gave up on the stalled writes, the commit passed them and the kill lost them
     (CI saw a weekly forecast recovered one update behind)."""
     records = stream(seed=7, orders=300)
     cut = len(records) * 3 // 5
-    worker = Worker(bootstrap=kafka_bootstrap, home=tmp_path / "home", python_path=(FAULTS,))
+    worker = Worker(bootstrap=kafka_bootstrap, home=tmp_path / "home", python_path=(STALL,))
     worker.start()
     try:
         worker.publish(lines(records[:cut]))
@@ -117,6 +118,24 @@ def test_no_table_write_is_lost_when_the_broker_is_slow_to_take_it(
         worker.publish(lines(records[cut:]))
         worker.caught_up()
         assert_tables_equal_the_pure_model(worker, records)
+    finally:
+        worker.stop()
+
+
+def test_records_faust_skips_are_read_from_kafka(kafka_bootstrap: str, tmp_path: Path) -> None:
+    """Faust drops events-topic and orders-topic records without handing them to an agent
+    (tests/integration/faults/skip), as it did in CI after a restart: the worker notices
+    each gap and reads the missing records itself, so no event is lost."""
+    records = stream(seed=11, orders=60)
+    worker = Worker(bootstrap=kafka_bootstrap, home=tmp_path / "home", python_path=(SKIP,))
+    worker.start()
+    try:
+        worker.publish(lines(records))
+        worker.caught_up()
+        assert_tables_equal_the_pure_model(worker, records)
+        log = worker.log_tail(lines=10_000)
+        assert "Faust skipped" in log and ".events[0] offsets 40..42" in log
+        assert ".orders[0] offsets 3..4" in log
     finally:
         worker.stop()
 

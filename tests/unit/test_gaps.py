@@ -1,0 +1,40 @@
+"""Which records an agent must read itself because Faust skipped them (streams.gaps)."""
+
+from __future__ import annotations
+
+from streams.gaps import OffsetTracker
+
+
+def handle(tracker: OffsetTracker, offset: int, partition: int = 0) -> range | None:
+    missing = tracker.missing("t", partition, offset)
+    if missing is not None:
+        tracker.handled("t", partition, offset)
+    return missing
+
+
+def test_consecutive_records_miss_nothing() -> None:
+    tracker = OffsetTracker()
+    assert [handle(tracker, n) for n in (5, 6, 7)] == [range(5, 5), range(6, 6), range(7, 7)]
+
+
+def test_a_jump_names_exactly_the_skipped_offsets() -> None:
+    tracker = OffsetTracker()
+    handle(tracker, 0)
+    handle(tracker, 6)  # 1..5 were handled from the gap read in the agent
+    assert list(tracker.missing("t", 0, 15) or []) == list(range(7, 15))
+
+
+def test_records_delivered_again_after_a_seek_are_repeats() -> None:
+    tracker = OffsetTracker()
+    for n in range(10):
+        handle(tracker, n)
+    assert tracker.missing("t", 0, 7) is None
+    assert tracker.missing("t", 0, 9) is None
+    assert tracker.missing("t", 0, 10) == range(10, 10)
+
+
+def test_partitions_are_tracked_separately() -> None:
+    tracker = OffsetTracker()
+    handle(tracker, 100, partition=0)
+    assert tracker.missing("t", 1, 3) == range(3, 3)  # first record of partition 1
+    assert tracker.missing("t", 0, 102) == range(101, 102)
