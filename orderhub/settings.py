@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from streams.merge import WINDOW_SECONDS
+
 
 class Settings(BaseSettings):
     """OrderHub settings, from ``ORDERHUB_*`` environment variables (and ``.env``)."""
@@ -27,6 +29,11 @@ class Settings(BaseSettings):
     kafka_sasl_password: SecretStr | None = None
     topic_prefix: str = "orderhub"
     topic_partitions: int = Field(3, ge=1, description="partitions of the input topics")
+    reorder_window: float = Field(
+        WINDOW_SECONDS,
+        ge=0,
+        description="seconds ingest holds a record so input topics merge in event-time order",
+    )
     replication_factor: int = Field(1, ge=1)
     home: Path = Field(Path(".orderhub"), description="local state: broker data, worker data")
     web_host: str = "127.0.0.1"

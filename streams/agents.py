@@ -1,6 +1,10 @@
 """The thin Faust agents: records in, ``streams.ingest`` / ``streams.state`` / the rule
 hook in the middle, records out. No business logic lives here.
 
+Ingest validates each input record and forwards it to the one-partition events topic,
+merging the input partitions into event-time order first (``streams.merge``); the state
+agent applies the events topic to the tables and runs the rules.
+
 Delivery is at least once. Every send, and every table write an event caused
 (``streams.durable``), is awaited until the broker acknowledges it before the source record
 counts as handled; Faust commits only offsets of handled records, so a crash can repeat
@@ -10,6 +14,7 @@ the repeated work harmless.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -17,6 +22,7 @@ from typing import Any
 
 from streams.gaps import OffsetTracker, read_range
 from streams.ingest import DeadLetter, dead_letter, decode, encode
+from streams.merge import EventTimeMerge
 from streams.models import EVENT_FAMILY, Alert, Event
 from streams.runtime import Runtime
 from streams.state import apply_event
@@ -63,9 +69,11 @@ class Raw:
     key: bytes | None
     value: bytes
     headers: Any
+    # Acknowledges the Faust event, on a stream that does not ack by itself (ingest).
+    ack: Callable[[], Any] | None = None
 
     @classmethod
-    def of(cls, record: Any, value: Any) -> Raw:
+    def of(cls, record: Any, value: Any, ack: Callable[[], Any] | None = None) -> Raw:
         return cls(
             record.topic,
             record.partition,
@@ -73,7 +81,13 @@ class Raw:
             record.key,
             value if isinstance(value, bytes) else b"",
             record.headers,
+            ack,
         )
+
+    @property
+    def source(self) -> str:
+        """The topic-partition it came from, e.g. ``orderhub.orders:2``."""
+        return f"{self.topic}:{self.partition}"
 
 
 def register_agents(app: Any, rt: Runtime, input_partitions: int) -> None:
@@ -100,12 +114,14 @@ def register_agents(app: Any, rt: Runtime, input_partitions: int) -> None:
 
     tracker = OffsetTracker()
 
-    async def records(stream: AsyncIterator[Any]) -> AsyncIterator[Raw]:
+    async def records(stream: Any, manual_ack: bool = False) -> AsyncIterator[Raw]:
         """Each record once, in offset order, records Faust skipped included (streams.gaps)."""
-        async for event in stream.events():  # type: ignore[attr-defined]
+        async for event in stream.events():
             msg = event.message
             missing = tracker.missing(msg.topic, msg.partition, msg.offset)
             if missing is None:
+                if manual_ack:
+                    event.ack()
                 continue  # handled already: Faust delivers again after it seeks
             if missing:
                 log.warning(
@@ -117,28 +133,50 @@ def register_agents(app: Any, rt: Runtime, input_partitions: int) -> None:
                 )
                 for lost in await read_range(rt.kafka_client, msg.topic, msg.partition, missing):
                     yield Raw.of(lost, lost.value)
-            yield Raw.of(msg, event.value)
+            yield Raw.of(msg, event.value, event.ack if manual_ack else None)
 
-    async def decoded(stream: AsyncIterator[Any]) -> AsyncIterator[tuple[Raw, Event]]:
+    async def decoded(stream: Any, manual_ack: bool = False) -> AsyncIterator[tuple[Raw, Event]]:
         """Each record as (record, event); a record that is no event is dead-lettered
-        instead. A record counts as done once its consumer has handled it."""
-        async for raw in records(stream):
+        instead (and counts as done: the consumer of an event marks it done itself)."""
+        async for raw in records(stream, manual_ack):
             result = decode(raw.value, raw.topic, raw.partition, raw.offset)
             if isinstance(result, DeadLetter):
                 # On the events topic only a producer that bypasses ingest gets here.
                 await send_dead_letter(result, raw.key)
+                done(raw)
             else:
                 yield raw, result
             tracker.handled(raw.topic, raw.partition, raw.offset)
-            rt.progress.done(raw.topic, raw.partition, raw.offset)
 
-    async def ingest(stream: AsyncIterator[Any]) -> None:
-        async for msg, event in decoded(stream):
-            key = routing_key(event.model_dump(), EVENT_FAMILY[event.type])
-            source = f"{msg.topic}:{msg.partition}".encode()
-            await _send(events, _key_bytes(key), encode(event), {SOURCE_HEADER: source})
+    def done(raw: Raw) -> None:
+        if raw.ack is not None:
+            raw.ack()
+        rt.progress.done(raw.topic, raw.partition, raw.offset)
 
-    async def state(stream: AsyncIterator[Any]) -> None:
+    # Ingest forwards in event-time order across input partitions (streams.merge); one
+    # forwarder at a time, so the events topic keeps the merge's order.
+    merge: EventTimeMerge[tuple[Raw, Event]] = EventTimeMerge(window=rt.reorder_window)
+    forwarding = asyncio.Lock()
+    inputs = set(rt.topics.inputs.values())
+
+    async def forward_ready() -> None:
+        async with forwarding:
+            merge.expect(assigned(app, inputs))
+            while (ready := merge.next_ready()) is not None:
+                source, (raw, event) = ready
+                key = routing_key(event.model_dump(), EVENT_FAMILY[event.type])
+                header = {SOURCE_HEADER: source.encode()}
+                await _send(events, _key_bytes(key), encode(event), header)
+                merge.pop(source)  # only once sent: a failed send keeps it held
+                done(raw)
+
+    async def ingest(stream: Any) -> None:
+        # No automatic acks: a record is acked once forwarded, which may be after later ones.
+        async for raw, event in decoded(stream.noack(), manual_ack=True):
+            merge.push(raw.source, event.event_time, (raw, event))
+            await forward_ready()
+
+    async def state(stream: Any) -> None:
         async for msg, event in decoded(stream):
             # The offset on the one-partition events topic is the sequence number.
             new = apply_event(rt.tables, event, seq=msg.offset)
@@ -154,11 +192,21 @@ def register_agents(app: Any, rt: Runtime, input_partitions: int) -> None:
             # Faust acks this event when the loop asks for the next one: its table writes
             # (the rule engine's included) must be on the broker by then.
             await rt.writes.settle()
+            done(msg)
 
     for family, name in rt.topics.inputs.items():
         source = app.topic(name, partitions=input_partitions, **raw)
         app.agent(source, name=f"orderhub.ingest.{family}")(ingest)
     app.agent(events, name="orderhub.state")(state)
+
+    # Records held for a silent partition go when their window is over.
+    async def forward_held() -> None:
+        try:
+            await forward_ready()
+        except Exception:  # the broker is away: the records stay held, the next run retries
+            log.exception("forwarding held records failed")
+
+    app.timer(min(0.25, rt.reorder_window or 0.25), name="orderhub.forward")(forward_held)
 
     async def tick() -> None:
         if not app.tables.recovery.completed.is_set():
@@ -174,6 +222,15 @@ def register_agents(app: Any, rt: Runtime, input_partitions: int) -> None:
         await rt.writes.settle()
 
     app.timer(TICK_SECONDS, on_leader=True, name="orderhub.tick")(tick)
+
+
+def assigned(app: Any, topics: set[str]) -> list[str]:
+    """The worker's partitions of ``topics``, as ``topic:partition`` sources."""
+    try:
+        tps = app.consumer.assignment()
+    except Exception:  # no consumer yet (starting): nothing assigned
+        return []
+    return [f"{tp.topic}:{tp.partition}" for tp in tps if tp.topic in topics]
 
 
 def _call_hook(call: Callable[..., list[Alert]], *args: Any) -> list[Alert] | str:

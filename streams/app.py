@@ -75,6 +75,7 @@ def create_app(settings: Settings, bootstrap: str, hook: RuleHook | None = None)
         hook=hook or NoRules(),
         writes=writes,
         kafka_client=client_config(settings, bootstrap),
+        reorder_window=settings.reorder_window,
     )
     register_agents(app, rt, settings.topic_partitions)
     register_views(app, rt)

@@ -9,6 +9,7 @@ from typing import Any
 from streams.clock import WatermarkClock
 from streams.durable import ChangelogWrites
 from streams.hooks import RuleHook
+from streams.merge import WINDOW_SECONDS
 from streams.topics import Topics
 
 
@@ -42,3 +43,5 @@ class Runtime:
     writes: ChangelogWrites = field(default_factory=ChangelogWrites)
     # Kafka connection options for reading records Faust skipped (streams.gaps).
     kafka_client: dict[str, Any] = field(default_factory=dict)
+    # Seconds ingest holds a record for a silent input partition (streams.merge).
+    reorder_window: float = WINDOW_SECONDS
