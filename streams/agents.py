@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from streams.gaps import OffsetTracker, read_range
+from streams.gaps import OffsetTracker, read_range, start_offset
 from streams.ingest import DeadLetter, dead_letter, decode, encode
 from streams.merge import EventTimeMerge
 from streams.models import EVENT_FAMILY, Alert, Event
@@ -113,11 +113,15 @@ def register_agents(app: Any, rt: Runtime, input_partitions: int) -> None:
             await _send(alerts, _key_bytes(alert.fingerprint), alert.model_dump_json().encode())
 
     tracker = OffsetTracker()
+    group = rt.topics.prefix  # the Faust app id, hence the consumer group
 
     async def records(stream: Any, manual_ack: bool = False) -> AsyncIterator[Raw]:
         """Each record once, in offset order, records Faust skipped included (streams.gaps)."""
         async for event in stream.events():
             msg = event.message
+            if not tracker.knows(msg.topic, msg.partition):
+                where = await start_offset(rt.kafka_client, group, msg.topic, msg.partition)
+                tracker.start_at(msg.topic, msg.partition, where)
             missing = tracker.missing(msg.topic, msg.partition, msg.offset)
             if missing is None:
                 if manual_ack:

@@ -6,10 +6,11 @@ in CI: a plans partition re-read from 0, then offsets 7..14 never delivered whil
 were). Its commits then stop at the gap, so the records would come back only at the next
 restart. An event missing from the tables until some later restart is an event lost.
 
-So each agent tracks, per topic-partition, the offset after the last record it handled.
-A record past that offset means a gap: the missing offsets are read with a plain Kafka
-consumer (no group) and handled first, in order. Records at or before it were handled
-already (Faust re-delivers after a seek) and are skipped.
+So each agent tracks, per topic-partition, the offset after the last record it handled,
+starting from the group's committed offset. A record past that offset means a gap: the
+missing offsets are read with a plain Kafka consumer (no group) and handled first, in
+order. Records before it were handled already (Faust re-delivers after a seek, and reads
+from offset 0 for a moment after a restart) and are skipped.
 
 ``OffsetTracker`` is pure; ``read_range`` is the I/O.
 """
@@ -31,11 +32,20 @@ class OffsetTracker:
 
     _next: dict[tuple[str, int], int] = field(default_factory=dict)
 
+    def knows(self, topic: str, partition: int) -> bool:
+        return (topic, partition) in self._next
+
+    def start_at(self, topic: str, partition: int, offset: int | None) -> None:
+        """Where this process should begin: the group's committed offset (or the first
+        offset kept, for a new group). None: unknown; the first record seen sets it."""
+        if offset is not None:
+            self._next.setdefault((topic, partition), offset)
+
     def missing(self, topic: str, partition: int, offset: int) -> range | None:
         """The offsets skipped before ``offset``; None when the record is a repeat."""
         expected = self._next.get((topic, partition))
         if expected is None:
-            return range(offset, offset)  # the first record seen: nothing to compare with
+            return range(offset, offset)  # nothing to compare with
         if offset < expected:
             return None
         return range(expected, offset)
@@ -43,6 +53,22 @@ class OffsetTracker:
     def handled(self, topic: str, partition: int, offset: int) -> None:
         key = (topic, partition)
         self._next[key] = max(self._next.get(key, 0), offset + 1)
+
+
+async def start_offset(client: dict[str, Any], group: str, topic: str, partition: int) -> int:
+    """Where ``group`` resumes ``topic[partition]``: its committed offset, or for a group
+    that never committed there, the first offset the partition still holds (Faust's
+    ``auto_offset_reset`` is "earliest"). Reads only; never joins the group."""
+    tp = TopicPartition(topic, partition)
+    consumer = AIOKafkaConsumer(group_id=group, enable_auto_commit=False, **client)
+    await consumer.start()
+    try:
+        committed = await consumer.committed(tp)
+        if committed is not None:
+            return int(committed)
+        return int((await consumer.beginning_offsets([tp]))[tp])
+    finally:
+        await consumer.stop()
 
 
 async def read_range(

@@ -38,3 +38,17 @@ def test_partitions_are_tracked_separately() -> None:
     handle(tracker, 100, partition=0)
     assert tracker.missing("t", 1, 3) == range(3, 3)  # first record of partition 1
     assert tracker.missing("t", 0, 102) == range(101, 102)
+
+
+def test_the_committed_offset_is_where_a_restarted_worker_begins() -> None:
+    tracker = OffsetTracker()
+    tracker.start_at("t", 0, 7)
+    assert tracker.missing("t", 0, 0) is None  # Faust reads from 0 for a moment: repeats
+    assert tracker.missing("t", 0, 15) == range(7, 15)  # 7..14 never came: read them
+
+
+def test_an_unknown_start_leaves_the_first_record_to_set_it() -> None:
+    tracker = OffsetTracker()
+    tracker.start_at("t", 0, None)
+    assert not tracker.knows("t", 0)
+    assert tracker.missing("t", 0, 4) == range(4, 4)

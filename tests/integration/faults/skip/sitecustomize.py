@@ -1,8 +1,9 @@
 """Fault injection for a worker subprocess: put this folder on its PYTHONPATH.
 
 Faust's consumer drops a few records without handing them to any agent, as it does after
-a restart (streams.gaps): events-topic offsets 40..42 and orders-topic offsets 3..4 of
-partition 0, the first time each is fetched. The worker must notice the gaps and read
+a restart (streams.gaps): events-topic offsets 0..1 and 40..42, orders-topic offsets 0
+and 3..4 of partition 0, the first time each is fetched. The first ones test a skip
+before the worker has seen any record of the partition. The worker must notice the gaps and read
 those records from Kafka itself. Test-only; nothing in the product imports it.
 """
 
@@ -12,7 +13,10 @@ from typing import Any
 
 from faust.transport import conductor
 
-DROP = {"events": {(0, 40), (0, 41), (0, 42)}, "orders": {(0, 3), (0, 4)}}
+DROP = {
+    "events": {(0, 0), (0, 1), (0, 40), (0, 41), (0, 42)},
+    "orders": {(0, 0), (0, 3), (0, 4)},
+}
 
 _dropped: set[tuple[str, int, int]] = set()
 _compile = conductor.Conductor._compile_message_handler
