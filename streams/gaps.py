@@ -56,17 +56,18 @@ class OffsetTracker:
 
 
 async def start_offset(client: dict[str, Any], group: str, topic: str, partition: int) -> int:
-    """Where ``group`` resumes ``topic[partition]``: its committed offset, or for a group
-    that never committed there, the first offset the partition still holds (Faust's
-    ``auto_offset_reset`` is "earliest"). Reads only; never joins the group."""
+    """Where ``group`` resumes ``topic[partition]``: its committed offset, or the first
+    offset the partition still holds when the group never committed there or its offset is
+    out of range (a topic created anew, records past retention), as Faust does
+    (``auto_offset_reset`` "earliest"). Reads only; never joins the group."""
     tp = TopicPartition(topic, partition)
     consumer = AIOKafkaConsumer(group_id=group, enable_auto_commit=False, **client)
     await consumer.start()
     try:
         committed = await consumer.committed(tp)
-        if committed is not None:
-            return int(committed)
-        return int((await consumer.beginning_offsets([tp]))[tp])
+        first = int((await consumer.beginning_offsets([tp]))[tp])
+        end = int((await consumer.end_offsets([tp]))[tp])
+        return int(committed) if committed is not None and first <= committed <= end else first
     finally:
         await consumer.stop()
 
