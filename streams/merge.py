@@ -88,14 +88,6 @@ class EventTimeMerge(Generic[T]):
         """Remove ``source``'s head, once it has been forwarded."""
         return self._queues[source].popleft().item
 
-    def pop_ready(self) -> list[T]:
-        """Every record that may be forwarded now, in order, removed (for tests and tools
-        that cannot fail half-way)."""
-        ready: list[T] = []
-        while (found := self.next_ready()) is not None:
-            ready.append(self.pop(found[0]))
-        return ready
-
     def _may_come_earlier(self, source: str, at: datetime) -> bool:
         """Whether another source, silent now, might still deliver a record dated before
         ``at`` (it has delivered nothing yet, or only earlier records)."""
