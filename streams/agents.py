@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from streams.gaps import OffsetTracker, read_range, start_offset
+from streams.gaps import OffsetTracker, read_range, start_offsets
 from streams.ingest import DeadLetter, dead_letter, decode, encode
 from streams.merge import EventTimeMerge
 from streams.models import EVENT_FAMILY, Alert, Event
@@ -120,8 +120,13 @@ def register_agents(app: Any, rt: Runtime, input_partitions: int) -> None:
         async for event in stream.events():
             msg = event.message
             if not tracker.knows(msg.topic, msg.partition):
-                where = await start_offset(rt.kafka_client, group, msg.topic, msg.partition)
-                tracker.start_at(msg.topic, msg.partition, where)
+                # Once per topic at start: every partition of it this worker holds.
+                mine = {partition for _, partition in assigned(app, {msg.topic})}
+                starts = await start_offsets(
+                    rt.kafka_client, group, msg.topic, mine | {msg.partition}
+                )
+                for partition, where in starts.items():
+                    tracker.start_at(msg.topic, partition, where)
             missing = tracker.missing(msg.topic, msg.partition, msg.offset)
             if missing is None:
                 if manual_ack:
@@ -165,7 +170,7 @@ def register_agents(app: Any, rt: Runtime, input_partitions: int) -> None:
 
     async def forward_ready() -> None:
         async with forwarding:
-            merge.expect(assigned(app, inputs))
+            merge.expect(f"{topic}:{partition}" for topic, partition in assigned(app, inputs))
             while (ready := merge.next_ready()) is not None:
                 source, (raw, event) = ready
                 key = routing_key(event.model_dump(), EVENT_FAMILY[event.type])
@@ -228,13 +233,13 @@ def register_agents(app: Any, rt: Runtime, input_partitions: int) -> None:
     app.timer(TICK_SECONDS, on_leader=True, name="orderhub.tick")(tick)
 
 
-def assigned(app: Any, topics: set[str]) -> list[str]:
-    """The worker's partitions of ``topics``, as ``topic:partition`` sources."""
+def assigned(app: Any, topics: set[str]) -> list[tuple[str, int]]:
+    """The worker's partitions of ``topics``, as (topic, partition)."""
     try:
         tps = app.consumer.assignment()
     except Exception:  # no consumer yet (starting): nothing assigned
         return []
-    return [f"{tp.topic}:{tp.partition}" for tp in tps if tp.topic in topics]
+    return [(tp.topic, tp.partition) for tp in tps if tp.topic in topics]
 
 
 def _call_hook(call: Callable[..., list[Alert]], *args: Any) -> list[Alert] | str:

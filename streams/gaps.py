@@ -17,6 +17,7 @@ from offset 0 for a moment after a restart) and are skipped.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,19 +56,26 @@ class OffsetTracker:
         self._next[key] = max(self._next.get(key, 0), offset + 1)
 
 
-async def start_offset(client: dict[str, Any], group: str, topic: str, partition: int) -> int:
-    """Where ``group`` resumes ``topic[partition]``: its committed offset, or the first
-    offset the partition still holds when the group never committed there or its offset is
-    out of range (a topic created anew, records past retention), as Faust does
-    (``auto_offset_reset`` "earliest"). Reads only; never joins the group."""
-    tp = TopicPartition(topic, partition)
+async def start_offsets(
+    client: dict[str, Any], group: str, topic: str, partitions: Iterable[int]
+) -> dict[int, int]:
+    """Where ``group`` resumes each of ``topic``'s ``partitions``: its committed offset, or
+    the first offset the partition still holds when the group never committed there or
+    its offset is out of range (a topic created anew, records past retention), as Faust
+    does (``auto_offset_reset`` "earliest"). One short-lived consumer for the whole topic;
+    it reads only and never joins the group."""
+    tps = [TopicPartition(topic, p) for p in sorted(set(partitions))]
     consumer = AIOKafkaConsumer(group_id=group, enable_auto_commit=False, **client)
     await consumer.start()
     try:
-        committed = await consumer.committed(tp)
-        first = int((await consumer.beginning_offsets([tp]))[tp])
-        end = int((await consumer.end_offsets([tp]))[tp])
-        return int(committed) if committed is not None and first <= committed <= end else first
+        first = await consumer.beginning_offsets(tps)
+        end = await consumer.end_offsets(tps)
+        starts: dict[int, int] = {}
+        for tp in tps:
+            committed = await consumer.committed(tp)
+            in_range = committed is not None and first[tp] <= committed <= end[tp]
+            starts[tp.partition] = int(committed) if in_range else int(first[tp])
+        return starts
     finally:
         await consumer.stop()
 

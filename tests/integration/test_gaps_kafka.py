@@ -1,4 +1,4 @@
-"""Where an agent starts a partition (streams.gaps.start_offset), against a real broker."""
+"""Where an agent starts a partition (streams.gaps.start_offsets), against a real broker."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.structs import OffsetAndMetadata
 
-from streams.gaps import read_range, start_offset
+from streams.gaps import read_range, start_offsets
 
 pytestmark = pytest.mark.integration
 
@@ -41,7 +41,7 @@ def test_start_offset_is_the_committed_one_unless_it_is_out_of_range(
     tp = TopicPartition(topic, 0)
 
     async def where(group: str) -> int:
-        return await start_offset(client, group, topic, 0)
+        return (await start_offsets(client, group, topic, [0]))[0]
 
     assert asyncio.run(where("never-committed")) == 0
     commit(kafka_bootstrap, "resumes", tp, 3)
