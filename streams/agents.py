@@ -8,8 +8,9 @@ agent applies the events topic to the tables and runs the rules.
 Delivery is at least once. Every send, and every table write an event caused
 (``streams.durable``), is awaited until the broker acknowledges it before the source record
 counts as handled; Faust commits only offsets of handled records, so a crash can repeat
-work but never lose it. ``apply_event``'s sequence guard and event-id de-duplication make
-the repeated work harmless.
+work but never lose it. Ingest's repeated work is harmless (``apply_event`` drops an event
+id it has applied); the state agent's is skipped: its commit journal (``streams.judging``)
+says which events were judged, so no event is judged twice against later tables.
 """
 
 from __future__ import annotations
@@ -18,14 +19,15 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from streams.gaps import OffsetTracker, read_range, start_offsets
 from streams.ingest import DeadLetter, dead_letter, decode, encode
+from streams.judging import Judging
 from streams.merge import EventTimeMerge
 from streams.models import EVENT_FAMILY, Alert, Event
 from streams.runtime import Runtime
-from streams.state import apply_event
 from streams.topics import routing_key
 
 log = logging.getLogger(__name__)
@@ -185,22 +187,20 @@ def register_agents(app: Any, rt: Runtime, input_partitions: int) -> None:
             merge.push(raw.source, event.event_time, (raw, event))
             await forward_ready()
 
+    judging = Judging(rt.tables, rt.journal, rt.writes, send_alerts)
+
+    async def rule_error(raw: Raw, text: str) -> None:
+        letter = dead_letter("rule_error", text, raw.value, raw.topic, 0, raw.offset)
+        await send_dead_letter(letter, raw.key)
+
     async def state(stream: Any) -> None:
         async for msg, event in decoded(stream):
-            # The offset on the one-partition events topic is the sequence number.
-            new = apply_event(rt.tables, event, seq=msg.offset)
             # The clock must only pass a time once every input has (streams.clock).
             rt.clock.observe(event.event_time, source_of(msg.headers, msg.topic))
-            if new:  # a duplicate (a batch sent twice) had its rules judged already
-                found = _call_hook(rt.hook.on_event, rt.tables, event, msg.offset)
-                if isinstance(found, str):
-                    letter = dead_letter("rule_error", found, msg.value, msg.topic, 0, msg.offset)
-                    await send_dead_letter(letter, msg.key)
-                else:
-                    await send_alerts(found)
-            # Faust acks this event when the loop asks for the next one: its table writes
-            # (the rule engine's included) must be on the broker by then.
-            await rt.writes.settle()
+            # The offset on the one-partition events topic is the sequence number. Faust
+            # acks this event when the loop asks for the next one: by then its alerts are
+            # out and its table writes journaled and on the broker (streams.judging).
+            await judging.event(rt.hook, event, msg.offset, partial(rule_error, msg))
             done(msg)
 
     for family, name in rt.topics.inputs.items():
@@ -220,17 +220,16 @@ def register_agents(app: Any, rt: Runtime, input_partitions: int) -> None:
     async def tick() -> None:
         if not app.tables.recovery.completed.is_set():
             return  # rules must not judge half-recovered tables
+        if not assigned(app, {rt.topics.events}):
+            return  # a standby: the worker that holds the events partition owns the tables
         # Rules judge event time: the clock is the event-time watermark moving on in real
         # time (streams.clock), so a replayed week does not look weeks overdue.
         now = rt.clock.now()
         if now is None:
             return  # no event seen since start: nothing to measure time from yet
-        found = _call_hook(rt.hook.on_tick, rt.tables, now)
-        if not isinstance(found, str):
-            await send_alerts(found)
-        await rt.writes.settle()
+        await judging.tick(rt.hook, now)
 
-    app.timer(TICK_SECONDS, on_leader=True, name="orderhub.tick")(tick)
+    app.timer(TICK_SECONDS, name="orderhub.tick")(tick)
 
 
 def assigned(app: Any, topics: set[str]) -> list[tuple[str, int]]:
@@ -240,16 +239,3 @@ def assigned(app: Any, topics: set[str]) -> list[tuple[str, int]]:
     except Exception:  # no consumer yet (starting): nothing assigned
         return []
     return [(tp.topic, tp.partition) for tp in tps if tp.topic in topics]
-
-
-def _call_hook(call: Callable[..., list[Alert]], *args: Any) -> list[Alert] | str:
-    """The hook's alerts, or the error text when the hook failed.
-
-    A failing rule must not stop the tables: the error is logged with its traceback and
-    (for an event) dead-lettered, and the stream goes on.
-    """
-    try:
-        return call(*args)
-    except Exception as exc:
-        log.exception("rule hook failed")
-        return f"rule hook failed: {type(exc).__name__}: {exc}"

@@ -69,9 +69,14 @@ def create_app(settings: Settings, bootstrap: str, hook: RuleHook | None = None)
         name: durable_table(app, name, writes, default=None, partitions=1, use_partitioner=True)
         for name in TABLE_NAMES
     }
+    # The commit journal of the state agent and the tick (streams.judging).
+    journal = durable_table(
+        app, "journal", writes, default=None, partitions=1, use_partitioner=True
+    )
     rt = Runtime(
         topics=Topics(settings.topic_prefix),
         tables=tables,
+        journal=journal,
         hook=hook or NoRules(),
         writes=writes,
         kafka_client=client_config(settings, bootstrap),

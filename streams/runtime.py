@@ -37,6 +37,8 @@ class Runtime:
     topics: Topics
     tables: Mapping[str, Any]
     hook: RuleHook
+    # The state agent's commit journal (streams.journal): a table of its own.
+    journal: Any = None
     progress: Progress = field(default_factory=Progress)
     clock: WatermarkClock = field(default_factory=WatermarkClock)
     # The tables' changelog sends not yet acknowledged (streams.durable).

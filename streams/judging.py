@@ -1,0 +1,126 @@
+"""The one way the worker changes its tables: stage, publish, journal, commit.
+
+The state agent (one event at a time) and the tick timer (the passing of time) both judge
+through ``Judging``, under one lock, so their changes never interleave. ``streams.journal``
+says why and how; this is its shell: Faust tables, the broker's acknowledgements.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from streams.durable import ChangelogWrites
+from streams.hooks import RuleHook
+from streams.journal import HEAD, Head, Staging, apply_changes, journal_parts, part_key, read_commit
+from streams.models import Alert, Event
+from streams.state import Table, apply_event
+
+log = logging.getLogger(__name__)
+
+SendAlerts = Callable[[list[Alert]], Awaitable[None]]
+OnRuleError = Callable[[str], Awaitable[None]]
+
+
+class Judging:
+    """Judges events and ticks exactly once in effect (see ``streams.journal``)."""
+
+    def __init__(
+        self,
+        tables: Mapping[str, Table],
+        journal: MutableJournal,
+        writes: ChangelogWrites,
+        send_alerts: SendAlerts,
+    ) -> None:
+        self.staging = Staging(tables)
+        self.journal = journal
+        self.writes = writes
+        self.send_alerts = send_alerts
+        self.lock = asyncio.Lock()
+        self.head: Head | None = None  # the commit the tables are known to hold
+
+    async def event(
+        self, hook: RuleHook, event: Event, seq: int, on_rule_error: OnRuleError
+    ) -> bool:
+        """Apply and judge the event at ``seq`` of the events topic; False when an earlier
+        run judged it already (its alerts are out, its writes in the tables)."""
+        async with self.lock:
+            head = self._recovered()
+            if seq <= head.seq:
+                return False
+            tables = self.staging.tables
+            alerts: list[Alert] = []
+            if apply_event(tables, event, seq):  # a duplicate was judged under its first seq
+                before_rules = self.staging.mark()
+                found = call_hook(hook.on_event, tables, event, seq)
+                if isinstance(found, str):
+                    # The engine's half-done writes go; the event's own effect stays.
+                    self.staging.rollback(before_rules)
+                    await on_rule_error(found)
+                else:
+                    alerts = found
+            await self._publish(alerts, seq)
+            return True
+
+    async def tick(self, hook: RuleHook, now: datetime) -> None:
+        """The deadlines and schedules ``now`` is past."""
+        async with self.lock:
+            head = self._recovered()
+            found = call_hook(hook.on_tick, self.staging.tables, now)
+            if isinstance(found, str):
+                self.staging.reset()
+                return
+            await self._publish(found, head.seq)
+
+    def _recovered(self) -> Head:
+        """The commit the tables hold, completing the latest journaled one first when this
+        worker has not made it itself (after a restart, or a partition handed over)."""
+        raw = self.journal.get(HEAD)
+        latest = Head.from_json(raw) if raw is not None else Head(0, -1, 0)
+        if self.head != latest:
+            found = read_commit(self.journal)
+            if found is not None:
+                apply_changes(self.staging.base, found[1])
+                log.info("journal: commit %d (events up to %d) applied", latest.number, latest.seq)
+            self.head = latest
+            self.staging.reset()  # the tables changed under the engine's indexes
+        elif self.staging.dirty:
+            self.staging.reset()  # what a failed send left staged never happened
+        return latest
+
+    async def _publish(self, alerts: list[Alert], seq: int) -> None:
+        assert self.head is not None  # _recovered ran
+        changes = self.staging.changes()
+        if not changes and not alerts:
+            return  # judged again after a crash, it changes nothing again
+        await self.send_alerts(alerts)
+        head = Head(self.head.number + 1, seq, 0)
+        parts = journal_parts(head.number, changes)
+        for index, part in enumerate(parts):
+            self.journal[part_key(head.number, index)] = part
+        await self.writes.settle()
+        head = Head(head.number, seq, len(parts))
+        self.journal[HEAD] = head.to_json()
+        await self.writes.settle()
+        self.staging.commit()
+        await self.writes.settle()
+        self.head = head
+
+
+MutableJournal = Any  # a Faust table (or a dict in tests): HEAD and part keys -> JSON
+
+
+def call_hook(call: Callable[..., list[Alert]], *args: Any) -> list[Alert] | str:
+    """The hook's alerts, or the error text when the hook failed.
+
+    A failing rule must not stop the tables: the error is logged with its traceback and
+    (for an event) dead-lettered, and the stream goes on.
+    """
+    try:
+        return call(*args)
+    except Exception as exc:
+        log.exception("rule hook failed")
+        return f"rule hook failed: {type(exc).__name__}: {exc}"
