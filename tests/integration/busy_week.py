@@ -45,9 +45,9 @@ def busy_week(seed: int = 6, orders: int = 700) -> list[dict[str, Any]]:
         out.append((at, len(out), {**record, "source": "erp", **fields}))
 
     monday = datetime(2026, 11, 2, 8, 0, tzinfo=TZ)
-    for n, region in enumerate(REGIONS[:3]):
+    for region in REGIONS[:3]:
         add(monday, f"rl-{region}", "inventory.region_limits", region=region, reasonable_stock=500)
-    for n, model in enumerate(MODELS):
+    for model in MODELS:
         limits = {"reasonable_stock": 150, "upper_limit": 600}
         add(monday, f"ml-{model}", "inventory.model_limits", model=model, **limits)
     for day in range(DAYS):
