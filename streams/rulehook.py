@@ -91,6 +91,7 @@ class LiveRules:
         self._compile_text = compile_text
         self._store: RuleSetStore = store if store is not None else MemoryRuleStore()
         self._stored = self._store.load()
+        self._fresh: dict[str, str] = {}  # the disk texts that loaded last: to be stored
         self._check_every = check_every
         self._monotonic = monotonic
         self._last_check = monotonic()
@@ -196,14 +197,18 @@ class LiveRules:
 
     def _keep(self, loaded: Loaded) -> None:
         """Store the text of every file that loaded as it is, as its last good version. A
-        store that fails is logged, and the next reload tries again."""
+        store that fails is logged, and the next check (``check_every``) tries again."""
+        self._fresh = loaded.fresh
         for name, text in list(changed(loaded.fresh, self._stored)):
-            try:
-                self._store.save(name, text)
-            except RuleStoreError as exc:
-                log.error("the last good version of %s is not kept: %s", name, exc)
-                continue
-            self._stored[name] = text
+            self._save(name, text)
+
+    def _save(self, name: str, text: str) -> None:
+        try:
+            self._store.save(name, text)
+        except RuleStoreError as exc:
+            log.error("the last good version of %s is not kept: %s", name, exc)
+            return
+        self._stored[name] = text
 
     def _log_problems(self, what: str) -> None:
         for problem in self._problems:
@@ -250,6 +255,9 @@ class LiveRules:
         self._last_check = now
         if self._files_signature() != self._signature:
             self.reload()
+            return
+        for name, text in list(changed(self._fresh, self._stored)):  # a store that failed
+            self._save(name, text)
 
 
 def load_alert(problem: FileProblem, at: datetime, rule_set: str | None) -> Alert:

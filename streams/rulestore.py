@@ -27,7 +27,8 @@ from streams.topics import Topics
 class KafkaRuleStore:
     """Last good texts on a one-partition compacted topic (``RuleSetStore``)."""
 
-    def __init__(self, config: dict[str, Any], topic: str, timeout: float = 30.0) -> None:
+    # A save blocks the worker's event loop (it runs in a tick): wait seconds, not minutes.
+    def __init__(self, config: dict[str, Any], topic: str, timeout: float = 10.0) -> None:
         self.config = config
         self.topic = topic
         self.timeout = timeout

@@ -129,13 +129,14 @@ def test_a_store_that_cannot_write_is_logged_and_tried_again(
                 raise RuleStoreError("broker away")
             super().save(name, text)
 
-    store = Flaky()
+    store, mono = Flaky(), FakeTime()
     with caplog.at_level(logging.ERROR):
-        live = hook(rules_dir(tmp_path), store)
+        live = hook(rules_dir(tmp_path), store, mono)
     assert list(live.engine.rules) == ["APR-1"]  # the rules run all the same
     assert "the last good version of approval.rule is not kept: broker away" in caplog.text
     store.down = False
-    live.reload()
+    mono.t += 6  # the next check, though no file changed
+    live.on_tick(empty_tables(), at(2, 12))
     assert store.texts == {"approval.rule": APPROVAL}
 
 
