@@ -363,12 +363,15 @@ class Engine:
         default_calendar: Calendar | str | None = None,
         *,
         timers_follow_events: bool = True,
+        rule_set: str | None = None,
     ) -> None:
         """``timers_follow_events``: an event first fires the deadlines before its own time.
         Right for one ordered stream (replay, ``rules test``); the live worker merges several
         topics whose events are not in time order across topics, so it passes False and
-        fires deadlines only from ``on_tick`` with its watermark (``streams.clock``)."""
+        fires deadlines only from ``on_tick`` with its watermark (``streams.clock``).
+        ``rule_set``: the rule files' version (``streams.ruleset.version``) each alert names."""
         self._timers_follow_events = timers_follow_events
+        self.rule_set = rule_set
         default = _default_calendar(calendars, default_calendar)
         prepared = [_prepare(rule, calendars, default) for rule in rules]
         ids = Counter(p.rule.id for p in prepared)
@@ -588,7 +591,13 @@ class Engine:
         _bind(env, prepared, found.key)
         env.lets = dict(zip(prepared.let_names, found.values, strict=True))
         alert = _alert(
-            prepared, "", _outcome(prepared.rule), env, event.event_time, [event.event_id]
+            prepared,
+            "",
+            _outcome(prepared.rule),
+            env,
+            event.event_time,
+            [event.event_id],
+            self.rule_set,
         )
         _remember_firing(tables, alert, seq)
         _note_firing(tables, prepared, found.fp, found.key, firing=True)
@@ -776,7 +785,7 @@ class Engine:
             _evaluate_lets(tier.outcome, env)
             by = [watch["event_id"]] if watch.get("event_id") else []
             identity = tier_identity(watch, tier.name)
-            alert = _alert(prepared, identity, tier.outcome, env, deadline, by)
+            alert = _alert(prepared, identity, tier.outcome, env, deadline, by, self.rule_set)
         except EVAL_ERRORS as exc:
             self._failed(prepared, exc)
             return None
@@ -1043,6 +1052,7 @@ def _alert(
     env: RuleEnv,
     at: datetime,
     triggered_by: list[str],
+    rule_set: str | None,
 ) -> Alert:
     rule = prepared.rule
     values = {name: json_value(value) for name, value in env.lets.items()}
@@ -1066,6 +1076,7 @@ def _alert(
         at=at,
         source=rule.source,
         penalty=_penalty(outcome, env),
+        rule_set=rule_set,
     )
 
 

@@ -16,14 +16,15 @@ fingerprint and status; a hook that keeps its own memory should be idempotent pe
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from streams.models import Alert, Event
 from streams.state import Tables
 
 
-class RuleHook(Protocol):
-    """What the worker needs from a rule engine."""
+class RuleJudge(Protocol):
+    """What judges events and the passing of time: every ``RuleHook``, and the bare
+    ``streams.engine.Engine`` that ``rules test`` runs."""
 
     def on_event(self, tables: Tables, event: Event, seq: int) -> list[Alert]:
         """Alerts caused by ``event`` (already applied to ``tables``; ``seq`` = its offset)."""
@@ -31,6 +32,18 @@ class RuleHook(Protocol):
 
     def on_tick(self, tables: Tables, now: datetime) -> list[Alert]:
         """Alerts caused by the passing of time (deadlines, SLAs) up to ``now`` (aware)."""
+        ...
+
+
+class RuleHook(RuleJudge, Protocol):
+    """What the worker needs from a rule engine: judging, and what it runs."""
+
+    def status(self) -> dict[str, Any]:
+        """The rule set running: ``{"version": str | None, "errors": [str, ...]}``.
+
+        ``version`` is the one every alert carries (``Alert.rule_set``); ``errors`` are the
+        load problems of the rule files now, one ``file:line:col: CODE message`` each.
+        """
         ...
 
 
@@ -42,3 +55,6 @@ class NoRules:
 
     def on_tick(self, tables: Tables, now: datetime) -> list[Alert]:
         return []
+
+    def status(self) -> dict[str, Any]:
+        return {"version": None, "errors": []}

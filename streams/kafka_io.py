@@ -59,6 +59,7 @@ def create_topics(settings: Settings, bootstrap: str) -> list[str]:
                 options = {
                     "num_partitions": spec.partitions,
                     "replication_factor": settings.replication_factor,
+                    "configs": dict(spec.config),
                 }
                 try:
                     admin.create_topics({spec.name: options}, wait_for_metadata=True)

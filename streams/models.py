@@ -448,3 +448,6 @@ class Alert(BaseModel):
     at: datetime = Field(description="event or clock time the alert was raised or resolved")
     source: str = Field("", description="rule file:line")
     penalty: Penalty | None = None
+    rule_set: str | None = Field(
+        None, description="version of the rule files that made the alert (a content hash)"
+    )

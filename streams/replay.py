@@ -28,6 +28,7 @@ from dsl.loader import load_report
 from streams.engine import Engine, EngineError
 from streams.exceptions import StreamsError
 from streams.models import Alert, Event, UnknownEventType, parse_event
+from streams.ruleset import files_version
 from streams.state import apply_event, empty_tables
 
 
@@ -93,7 +94,8 @@ def load_engine(rules_dir: Path) -> Engine:
         raise ReplayError(f"{rules_dir}: the rules have errors\n{rendered}", exit_code=1)
     try:
         calendars = load_calendars(rules_dir / "calendars")
-        return Engine(report.rules, calendars, DEFAULT_CALENDAR)
+        rule_set = files_version(report.sources, rules_dir / "calendars")
+        return Engine(report.rules, calendars, DEFAULT_CALENDAR, rule_set=rule_set)
     except (CalendarError, EngineError) as exc:
         raise ReplayError(str(exc), exit_code=1) from exc
 

@@ -1,14 +1,18 @@
 """The rule hook the live worker runs: the rule files of a directory, judged by ``Engine``.
 
-Shell side (reads files, the monotonic clock): it loads ``rules/*.rule`` with
-``dsl.loader.load_rules`` and ``rules/calendars/*.yaml``, and hands every event and tick
-to a ``streams.engine.Engine``. Two promises to the people who edit rules live:
+Shell side (reads files, the monotonic clock): it loads ``rules/*.rule`` and
+``rules/calendars/*.yaml`` (``streams.ruleload``) and hands every event and tick to a
+``streams.engine.Engine``. Three promises to the people who edit rules live:
 
-* a rule file with errors is logged with its diagnostics and left out; the rules of the
-  other files run;
-* a reload swaps in the new rule set only when it loads without a single error, so a bad
-  edit never takes the running rules down. ``on_tick`` reloads by itself when a rule or
-  calendar file changes (checked every ``check_every`` seconds).
+* a rule or calendar file with errors runs its last good version, kept in a durable store
+  (``streams.ruleset.RuleSetStore``; the worker's is the compacted topic
+  ``<prefix>.rulesets``), so neither a bad edit nor a restart with a bad file turns its
+  rules off; a file never good is left out; the other files' rules run;
+* every file that does not load is a critical ``RULESET-LOAD`` alert (one per file, with
+  its diagnostics as ``file:line:col``), resolved when the file loads again; ``status()``
+  lists the same diagnostics and the version of the rule set running;
+* ``on_tick`` reloads by itself when a rule or calendar file changes (checked every
+  ``check_every`` seconds).
 
 The engine's memory is in the tables, so a new rule set carries on with the watches and
 alert states of the old one (a watch of a rule that is gone is dropped when it falls due).
@@ -18,67 +22,37 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from dsl.calendar import DEFAULT_CALENDAR, Calendar, CalendarError, load_calendars
-from dsl.compiled import CompiledRule
+from dsl.calendar import DEFAULT_CALENDAR, Calendar
 from streams.clock import WatermarkClock
-from streams.engine import Engine, EngineError
+from streams.engine import Engine, EngineError, fingerprint
 from streams.models import Alert, Event
+from streams.ruleload import (
+    FileProblem,
+    Loaded,
+    Loader,
+    TextCompiler,
+    compile_rule_text,
+    load_directory,
+    load_rule_files,
+    location,
+)
+from streams.ruleset import MemoryRuleStore, RuleSetStore, RuleStoreError, changed
 from streams.state import Tables
 
 log = logging.getLogger(__name__)
 
-
-class _Span(Protocol):
-    file: str
-    line: int
-    col: int
-
-
-class DiagnosticLike(Protocol):
-    """What the hook reads of a ``dsl.diagnostics.Diagnostic``."""
-
-    code: str
-    message: str
-    severity: str
-
-    @property
-    def span(self) -> _Span: ...
-
-
-Loader = Callable[[Sequence[Path]], tuple[Sequence[CompiledRule], Sequence[Any]]]
-
-
-def load_rule_files(paths: Sequence[Path]) -> tuple[Sequence[CompiledRule], Sequence[Any]]:
-    """``dsl.loader.load_rules``, imported when first needed."""
-    from dsl.loader import load_rules
-
-    return load_rules(list(paths))
-
-
-def describe(diag: DiagnosticLike) -> str:
-    """``file:line:col: CODE message``: one line for the log."""
-    s = diag.span
-    return f"{s.file}:{s.line}:{s.col}: {diag.code} {diag.message}"
-
-
-def _is_error(diag: DiagnosticLike) -> bool:
-    return getattr(diag, "severity", "error") == "error"
-
-
-@dataclass(frozen=True)
-class Loaded:
-    """The outcome of loading a rule directory: the rules that load, and what is wrong."""
-
-    rules: tuple[CompiledRule, ...]
-    calendars: dict[str, Calendar]
-    problems: tuple[str, ...]  # errors, one line each; empty when everything loaded
+LOAD_RULE_ID = "RULESET-LOAD"
+LOAD_RULE_NAME = "Rule file loads without errors"
+# ``rule_clock`` entry: store name -> the firing RULESET-LOAD alert of that file (JSON), so
+# that a worker restarted after the file was fixed still resolves it.
+OPEN_LOAD_ALERTS = "ruleset-load"
 
 
 class LiveRules:
@@ -102,19 +76,37 @@ class LiveRules:
         default_calendar: Calendar = DEFAULT_CALENDAR,
         clock: WatermarkClock | None = None,
         loader: Loader = load_rule_files,
+        compile_text: TextCompiler = compile_rule_text,
+        store: RuleSetStore | None = None,
         check_every: float = 10.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``store`` keeps each file's last good text (default: in memory, which outlives a
+        reload but not a restart). Raises ``RuleStoreError`` when it cannot be read."""
         self.rules_dir = Path(rules_dir)
         self.calendars_dir = calendars_dir or self.rules_dir / "calendars"
         self.default_calendar = default_calendar
         self.clock = clock
         self._loader = loader
+        self._compile_text = compile_text
+        self._store: RuleSetStore = store if store is not None else MemoryRuleStore()
+        self._stored = self._store.load()
+        self._fresh: dict[str, str] = {}  # the disk texts that loaded last: to be stored
         self._check_every = check_every
         self._monotonic = monotonic
         self._last_check = monotonic()
         self._signature = self._files_signature()
-        self.engine = self._engine_keeping_good_rules(self._load())
+        loaded = self._load()
+        try:
+            self.engine = self._engine(loaded)
+        except EngineError as exc:
+            self.engine = self._engine(Loaded((), loaded.calendars, {}, {}, ()))
+            self._problems = (*loaded.problems, self._rule_set_problem(exc))
+        else:
+            self._problems = loaded.problems
+            self._keep(loaded)
+        self._log_problems("rule set problem")
+        log.info("%d rules live from %s", len(self.engine.rules), self.rules_dir)
 
     # --- the RuleHook protocol ----------------------------------------------------------
 
@@ -126,19 +118,35 @@ class LiveRules:
 
     def on_tick(self, tables: Tables, now: datetime) -> list[Alert]:
         """Deadlines due by ``now``, or, when the hook has its own clock, by that clock
-        (then ``now`` is ignored). Reloads changed rule files first."""
+        (then ``now`` is ignored). Reloads changed rule files first, and fires (or
+        resolves) the ``RULESET-LOAD`` alert of each file that does not load (or loads
+        again), dated at that same time."""
         self._reload_if_changed()
+        at = self._tick_time(tables, now)
+        if at is None:
+            return []  # no event ever: nothing can be due, no time to date an alert by
+        return [*self._load_alerts(tables, at), *self.engine.on_tick(tables, at)]
+
+    def status(self) -> dict[str, Any]:
+        """``version``: the rule set running (``Alert.rule_set``); ``errors``: the
+        diagnostics of every file that does not load, ``file:line:col: CODE message``."""
+        return {
+            "version": self.engine.rule_set,
+            "errors": [line for problem in self._problems for line in problem.errors],
+        }
+
+    def _tick_time(self, tables: Tables, now: datetime) -> datetime | None:
         if self.clock is None:
-            return self.engine.on_tick(tables, now)
+            return now
         clock_now = self.clock.now()
         if clock_now is None:
             # After a restart, before the first event: carry on from the last time judged.
             seen = self.engine.watermark(tables)
             if seen is None:
-                return []  # no event ever: nothing can be due
+                return None
             self.clock.observe(seen)
             clock_now = seen
-        return self.engine.on_tick(tables, clock_now)
+        return clock_now
 
     # --- loading --------------------------------------------------------------------------
 
@@ -146,61 +154,88 @@ class LiveRules:
         return sorted(self.rules_dir.glob("*.rule"))
 
     def reload(self) -> tuple[str, ...]:
-        """Swap in the rule set as it is on disk now, only if it loads without errors.
+        """Swap in the rule set as it is on disk now, each file that does not load replaced
+        by its last good version.
 
-        Returns the problems (empty when the new rules are live); on problems the current
-        rules stay live and the problems are logged.
+        Returns the errors (empty when every file loaded as it is). Should the new set not
+        make an engine at all, the current rules stay live.
         """
         self._signature = self._files_signature()
         loaded = self._load()
-        problems = loaded.problems
-        if not problems:
-            try:
-                engine = Engine(
-                    loaded.rules,
-                    loaded.calendars,
-                    self.default_calendar,
-                    timers_follow_events=False,
-                )
-            except EngineError as exc:
-                problems = (str(exc),)
-            else:
-                self.engine = engine
-                log.info("rules reloaded: %d rules live", len(loaded.rules))
-                return ()
-        for problem in problems:
-            log.error("rules not reloaded, the running rules stay live: %s", problem)
-        return problems
+        try:
+            engine = self._engine(loaded)
+        except EngineError as exc:
+            self._problems = (*loaded.problems, self._rule_set_problem(exc))
+            self._log_problems("rules not reloaded, the running rules stay live")
+        else:
+            self.engine = engine
+            self._problems = loaded.problems
+            self._keep(loaded)
+            self._log_problems("rule set problem")
+            log.info(
+                "rules reloaded: %d rules live, rule set %s", len(engine.rules), engine.rule_set
+            )
+        return tuple(self.status()["errors"])
 
     def _load(self) -> Loaded:
-        try:
-            calendars = load_calendars(self.calendars_dir)
-        except CalendarError as exc:
-            return Loaded((), {}, (str(exc),))
-        # The loader rejects a file with errors as a whole and returns the other files'
-        # rules, so one bad file does not hide the good ones.
-        rules, diags = self._loader(self.rule_files())
-        problems = tuple(describe(d) for d in diags if _is_error(d))
-        return Loaded(tuple(rules), calendars, problems)
+        return load_directory(
+            self.rule_files(), self.calendars_dir, self._stored, self._loader, self._compile_text
+        )
 
-    def _engine_keeping_good_rules(self, loaded: Loaded) -> Engine:
-        """The first engine: whatever loads runs, and every problem is logged."""
-        for problem in loaded.problems:
-            log.error("rule set problem (the rest runs): %s", problem)
-        known = loaded.calendars
-        rules = [r for r in loaded.rules if r.calendar is None or r.calendar in known]
-        for rule in loaded.rules:
-            if rule not in rules:
-                log.error(
-                    "%s: rule %s left out: no calendar %r", rule.source, rule.id, rule.calendar
-                )
+    def _engine(self, loaded: Loaded) -> Engine:
+        return Engine(
+            loaded.rules,
+            loaded.calendars,
+            self.default_calendar,
+            timers_follow_events=False,
+            rule_set=loaded.version,
+        )
+
+    def _rule_set_problem(self, exc: EngineError) -> FileProblem:
+        where = str(self.rules_dir)
+        return FileProblem(where, where, (f"{where}:1:1: E000 {exc}",), last_good=False)
+
+    def _keep(self, loaded: Loaded) -> None:
+        """Store the text of every file that loaded as it is, as its last good version. A
+        store that fails is logged, and the next check (``check_every``) tries again."""
+        self._fresh = loaded.fresh
+        for name, text in list(changed(loaded.fresh, self._stored)):
+            self._save(name, text)
+
+    def _save(self, name: str, text: str) -> None:
         try:
-            engine = Engine(rules, known, self.default_calendar, timers_follow_events=False)
-        except EngineError as exc:
-            log.error("no rules run: %s", exc)
-            engine = Engine([], known, self.default_calendar, timers_follow_events=False)
-        log.info("%d rules live from %s", len(engine.rules), self.rules_dir)
-        return engine
+            self._store.save(name, text)
+        except RuleStoreError as exc:
+            log.error("the last good version of %s is not kept: %s", name, exc)
+            return
+        self._stored[name] = text
+
+    def _log_problems(self, what: str) -> None:
+        for problem in self._problems:
+            runs = "its last good version runs" if problem.last_good else "its rules are off"
+            for line in problem.errors:
+                log.error("%s (%s): %s", what, runs, line)
+
+    # --- load-problem alerts -----------------------------------------------------------------
+
+    def _load_alerts(self, tables: Tables, at: datetime) -> list[Alert]:
+        """Fire the alert of each file whose problems are new or changed, resolve those of
+        files that load again; remembered in ``rule_clock`` (changelog-backed)."""
+        clock = tables["rule_clock"]
+        open_alerts: dict[str, Any] = dict(clock.get(OPEN_LOAD_ALERTS) or {})
+        alerts: list[Alert] = []
+        current = {problem.name: problem for problem in self._problems}
+        for name, problem in current.items():
+            if not _same_problem(open_alerts.get(name), problem):
+                alert = load_alert(problem, at, self.engine.rule_set)
+                open_alerts[name] = alert.model_dump(mode="json")
+                alerts.append(alert)
+        for name in [name for name in open_alerts if name not in current]:
+            fired = Alert.model_validate(open_alerts.pop(name))
+            alerts.append(fired.model_copy(update={"status": "resolved", "at": at}))
+        if alerts:
+            clock[OPEN_LOAD_ALERTS] = open_alerts  # a new value: Faust sees assignments only
+        return alerts
 
     def _files_signature(self) -> tuple[tuple[str, int, int], ...]:
         paths = [*self.rule_files(), *sorted(self.calendars_dir.glob("*.y*ml"))]
@@ -220,14 +255,61 @@ class LiveRules:
         self._last_check = now
         if self._files_signature() != self._signature:
             self.reload()
+            return
+        for name, text in list(changed(self._fresh, self._stored)):  # a store that failed
+            self._save(name, text)
 
 
-def live_rules(rules_dir: Path, timezone: str, loader: Loader = load_rule_files) -> LiveRules:
+def load_alert(problem: FileProblem, at: datetime, rule_set: str | None) -> Alert:
+    """The critical alert of a file that does not load: one per file (its fingerprint is
+    the file's store name), every diagnostic in ``values["errors"]``."""
+    runs = (
+        "its last good version runs"
+        if problem.last_good
+        else "its rules are off (no good version of it is kept)"
+    )
+    first = problem.errors[0] if problem.errors else problem.path
+    count = len(problem.errors)
+    key = {"file": problem.name}
+    return Alert(
+        fingerprint=fingerprint(LOAD_RULE_ID, "", key),
+        rule_id=LOAD_RULE_ID,
+        rule_name=LOAD_RULE_NAME,
+        severity="critical",
+        status="firing",
+        key=key,
+        message=f"{problem.path} does not load ({count} error(s)); {runs}: {first}",
+        values={"errors": list(problem.errors), "last_good": problem.last_good},
+        at=at,
+        source=location(first),
+        rule_set=rule_set,
+    )
+
+
+def _same_problem(fired: Mapping[str, Any] | None, problem: FileProblem) -> bool:
+    """Whether the firing alert ``fired`` already says what ``problem`` says."""
+    if fired is None:
+        return False
+    values = fired.get("values") or {}
+    return bool(
+        values.get("errors") == list(problem.errors)
+        and values.get("last_good") == problem.last_good
+    )
+
+
+def live_rules(
+    rules_dir: Path,
+    timezone: str,
+    loader: Loader = load_rule_files,
+    *,
+    store: RuleSetStore | None = None,
+) -> LiveRules:
     """The worker's hook: the rules of ``rules_dir``; rules that name no calendar get the
-    built-in working week in the deployment's business ``timezone``."""
+    built-in working week in the deployment's business ``timezone``; ``store`` keeps the
+    last good version of each file (the worker passes ``streams.rulestore.KafkaRuleStore``)."""
     try:
         zone = ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise EngineError(f"unknown business time zone {timezone!r}") from exc
     default = replace(DEFAULT_CALENDAR, zone=zone)
-    return LiveRules(rules_dir, default_calendar=default, loader=loader)
+    return LiveRules(rules_dir, default_calendar=default, loader=loader, store=store)

@@ -8,7 +8,7 @@ analyst who adds a rule must see what else it now says.
 
 Everything here is pure except ``load_test_file`` and ``run_test_file``, which read the
 test file, the rule files and the calendars. ``run_case`` takes an engine factory, so it
-runs with any ``streams.hooks.RuleHook``.
+runs with any ``streams.hooks.RuleJudge`` (every rule hook is one).
 
 The format is documented for analysts in ``docs/rules.md`` ("Testing rules").
 """
@@ -29,7 +29,7 @@ import yaml
 from pydantic import ValidationError
 
 from streams.exceptions import StreamsError
-from streams.hooks import RuleHook
+from streams.hooks import RuleJudge
 from streams.models import EVENT_TYPES, Alert, Event, UnknownEventType, parse_event
 from streams.state import TABLE_NAMES, apply_event, empty_tables
 
@@ -424,7 +424,7 @@ def load_test_file(path: Path) -> RuleTestFile:
 # --- running a case ------------------------------------------------------------------------
 
 
-def play(case: RuleTestCase, engine: RuleHook) -> list[Alert]:
+def play(case: RuleTestCase, engine: RuleJudge) -> list[Alert]:
     """Seed the tables, play the timeline through ``engine``, return every alert in order.
 
     Seed events change the tables only (no rule sees them); timeline events are applied to
@@ -551,7 +551,7 @@ def _nearest(want: ExpectedAlert, candidates: Sequence[Alert], zone: ZoneInfo) -
 
 
 def run_case(
-    case: RuleTestCase, make_engine: Callable[[], RuleHook], file: str, zone: ZoneInfo
+    case: RuleTestCase, make_engine: Callable[[], RuleJudge], file: str, zone: ZoneInfo
 ) -> CaseResult:
     """Run one case on a fresh engine and tables; the result holds the diff."""
     alerts = play(case, make_engine())
@@ -563,13 +563,14 @@ def run_case(
 
 def engine_factory(
     test: RuleTestFile, replace: Mapping[Path, Path] | None = None
-) -> Callable[[], RuleHook]:
+) -> Callable[[], RuleJudge]:
     """Load the file's rules (``replace`` swaps rule files, for mutants) and calendars once,
     and return a maker of fresh engines. Raises RuleTestError when the rules do not load."""
     from dsl.calendar import CalendarError, load_calendars
     from dsl.diagnostics import render_all
     from dsl.loader import load_report
     from streams.engine import Engine, EngineError
+    from streams.ruleset import files_version
 
     swap = {p.resolve(): q for p, q in (replace or {}).items()}
     paths = [swap.get(p.resolve(), p) for p in test.rules]
@@ -584,11 +585,13 @@ def engine_factory(
     except CalendarError as exc:
         raise RuleTestError(f"{test.path}: {exc}") from None
     default = test.default_calendar  # None: the engine's built-in Mon–Fri calendar
+    # The version the worker gives these files: alerts compare equal field by field.
+    rule_set = files_version(report.sources, test.calendar_dir)
     try:
         Engine(rules, calendars, default)  # fail here, once, on an unknown calendar
     except EngineError as exc:
         raise RuleTestError(f"{test.path}: {exc}") from None
-    return lambda: Engine(rules, calendars, default)
+    return lambda: Engine(rules, calendars, default, rule_set=rule_set)
 
 
 def run_test_file(path: Path, replace: Mapping[Path, Path] | None = None) -> list[CaseResult]:

@@ -26,12 +26,14 @@ FAMILIES: tuple[str, ...] = ("orders", "inventory", "shipments", "plans")
 EVENTS = "events"
 ALERTS = "alerts"
 DEAD_LETTER = "dead-letter"
+RULESETS = "rulesets"
 
 
 @dataclass(frozen=True)
 class TopicSpec:
     name: str
     partitions: int
+    config: tuple[tuple[str, str], ...] = ()  # topic configs (name, value), e.g. compaction
 
 
 @dataclass(frozen=True)
@@ -63,13 +65,20 @@ class Topics:
     def dead_letter(self) -> str:
         return f"{self.prefix}.{DEAD_LETTER}"
 
+    @property
+    def rulesets(self) -> str:
+        """The last good text of each rule and calendar file, keyed by file name."""
+        return f"{self.prefix}.{RULESETS}"
+
     def specs(self, input_partitions: int) -> list[TopicSpec]:
         """Every topic the worker needs, with its partition count."""
         inputs = [TopicSpec(name, input_partitions) for name in self.inputs.values()]
         # events: one partition, see the module docstring. alerts and dead letters are
         # low-volume and read by people and monitoring: one partition keeps them in order.
         single = [TopicSpec(n, 1) for n in (self.events, self.alerts, self.dead_letter)]
-        return inputs + single
+        # rulesets: only the latest text per file matters, so compaction keeps it forever.
+        rulesets = TopicSpec(self.rulesets, 1, (("cleanup.policy", "compact"),))
+        return [*inputs, *single, rulesets]
 
 
 def topic_family(topic: str) -> str | None:

@@ -28,10 +28,13 @@ def bootstrap(settings: Settings) -> str:
 
 
 def rule_hook(settings: Settings) -> RuleHook:
-    """The rule engine the worker runs: the rule files of ``settings.rules_dir``."""
+    """The rule engine the worker runs: the rule files of ``settings.rules_dir``, each
+    file's last good version kept on the ``<prefix>.rulesets`` topic."""
     from streams.rulehook import live_rules
+    from streams.rulestore import KafkaRuleStore
 
-    return live_rules(settings.rules_dir, settings.timezone)
+    store = KafkaRuleStore.of(settings, bootstrap(settings))
+    return live_rules(settings.rules_dir, settings.timezone, store=store)
 
 
 def run(settings: Settings) -> None:

@@ -97,7 +97,9 @@ def test_the_demo_week_raises_live_exactly_the_alerts_replay_does(
     rules = REPO / "rules"
     text = (REPO / "deploy" / "demo" / "events.jsonl").read_text(encoding="utf-8").splitlines()
     replayed = run(load_engine(rules), read_events(text, lambda line, reason: None), None)
-    expected = sorted((a.rule_id, a.status, a.fingerprint, a.at) for a in replayed.alerts)
+    expected = sorted(
+        (a.rule_id, a.status, a.fingerprint, a.at, a.rule_set) for a in replayed.alerts
+    )
     assert len(expected) >= 40  # the demo exercises the rule set
 
     monkeypatch.setenv("ORDERHUB_RULES_DIR", str(rules))
@@ -111,6 +113,9 @@ def test_the_demo_week_raises_live_exactly_the_alerts_replay_does(
         worker.caught_up()
         records = worker.read(worker.topics.alerts, count=len(expected), timeout=60)
         live = [Alert.model_validate_json(r.value) for r in records]
-        assert sorted((a.rule_id, a.status, a.fingerprint, a.at) for a in live) == expected
+        # The same rule files: the same rule-set version on every alert.
+        assert sorted((a.rule_id, a.status, a.fingerprint, a.at, a.rule_set) for a in live) == (
+            expected
+        )
     finally:
         worker.stop()

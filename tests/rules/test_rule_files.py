@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.hooks import RuleHook
+from streams.hooks import RuleJudge
 from streams.ruletest import (
     RuleTestCase,
     RuleTestFile,
@@ -31,7 +31,7 @@ def _file(path: Path) -> RuleTestFile:
 
 
 @cache
-def _engines(path: Path) -> Callable[[], RuleHook]:
+def _engines(path: Path) -> Callable[[], RuleJudge]:
     return engine_factory(_file(path))
 
 

@@ -30,7 +30,13 @@ def test_the_events_topic_has_one_partition_and_inputs_have_the_configured_count
         "acme.events": 1,
         "acme.alerts": 1,
         "acme.dead-letter": 1,
+        "acme.rulesets": 1,
     }
+
+
+def test_the_rulesets_topic_is_compacted_so_each_file_keeps_its_last_good_text() -> None:
+    [spec] = [s for s in Topics("acme").specs(input_partitions=3) if s.name == "acme.rulesets"]
+    assert dict(spec.config) == {"cleanup.policy": "compact"}
 
 
 def test_the_family_of_a_topic_is_its_last_dotted_part() -> None:
