@@ -41,6 +41,23 @@ class Settings(BaseSettings):
     timezone: str = Field("Asia/Shanghai", description="business time zone of the rules")
     rules_dir: Path = Path("rules")
     webhook_token: SecretStr | None = None
+    health_interval: float = Field(
+        5.0, gt=0, description="seconds between the worker's health checks (broker, lag)"
+    )
+    stall_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="a partition with records waiting and no progress this long is stalled",
+    )
+    dead_letter_window: float = Field(
+        900.0, gt=0, description="seconds over which health counts recent dead letters"
+    )
+    log_repeat_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="a repeated Kafka client error is logged once per this many seconds, "
+        "with a count; also how often an unhealthy worker logs a summary",
+    )
 
 
 @lru_cache(maxsize=1)
