@@ -6,6 +6,7 @@ is what the worker holds, not a second computation.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from streams.health import HealthMonitor
@@ -21,6 +22,7 @@ def health(app: Any, rt: Runtime, monitor: HealthMonitor | None = None) -> dict[
     recovered = bool(app.tables.recovery.completed.is_set())
     has_events = any(name.startswith(f"{rt.topics.events}[") for name in assigned)
     return {
+        "pid": os.getpid(),  # whose answer this is: `worker start` waits for its own child
         "ready": recovered and has_events,
         "recovered": recovered,
         "assigned": assigned,

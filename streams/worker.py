@@ -153,7 +153,8 @@ def wait_ready(settings: Settings, timeout: float, pid: int | None = None) -> di
     """Wait until ``/healthz`` says ready (tables recovered, partitions assigned) and the
     health monitor has checked the broker once; raise ``WorkerExited`` as soon as ``pid``
     is gone (not after ``timeout``)."""
-    web = client(settings)
+    # A short timeout: a port held by something that never answers must not hide an exit.
+    web = WorkerClient.at(settings.web_host, settings.web_port, timeout=1.0)
     deadline = time.monotonic() + timeout
     while True:
         if pid is not None and not alive(pid):
@@ -164,6 +165,8 @@ def wait_ready(settings: Settings, timeout: float, pid: int | None = None) -> di
             status, why = {}, str(exc)
         else:
             why = f"worker is starting: {status.get('problems') or status}"
+        if pid is not None and status.get("pid", pid) != pid:
+            status, why = {}, f"another worker (pid {status['pid']}) answers at {web.base_url}"
         if status.get("ready") and _checked(status):
             return status
         if time.monotonic() >= deadline:
