@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from streams.merge import WINDOW_SECONDS
@@ -58,6 +58,16 @@ class Settings(BaseSettings):
         description="a repeated Kafka client error is logged once per this many seconds, "
         "with a count; also how often an unhealthy worker logs a summary",
     )
+
+    @model_validator(mode="after")
+    def _stall_outlasts_the_reorder_window(self) -> Settings:
+        # Ingest holds records for up to the reorder window by design; that is no stall.
+        if self.stall_seconds <= self.reorder_window:
+            raise ValueError(
+                f"ORDERHUB_STALL_SECONDS ({self.stall_seconds:g}) must be longer than "
+                f"ORDERHUB_REORDER_WINDOW ({self.reorder_window:g})"
+            )
+        return self
 
 
 @lru_cache(maxsize=1)

@@ -135,7 +135,11 @@ def rule_status(hook: Any) -> dict[str, Any] | None:
     status = getattr(hook, "status", None)
     if not callable(status):
         return None
-    found = status()
+    try:
+        found = status()
+    except Exception as exc:  # a broken status must show in /healthz, not break it
+        log.exception("rule hook status failed")
+        return {"version": None, "errors": [f"rule hook status failed: {exc!r}"]}
     return {"version": found.get("version"), "errors": list(found.get("errors") or [])}
 
 

@@ -288,6 +288,9 @@ def bad_settings(exc: ValidationError) -> str:
     problems = []
     for error in exc.errors():
         name = "_".join(str(part) for part in error["loc"]).upper()
+        if not name:  # a check of several settings together: its message names them
+            problems.append(str(error["msg"]).removeprefix("Value error, "))
+            continue
         env = name if name == "KAFKA_BOOTSTRAP_SERVERS" else f"ORDERHUB_{name}"
         problems.append(f"{env}={error.get('input')!r}: {error['msg']}")
     return "bad setting " + "; ".join(problems)

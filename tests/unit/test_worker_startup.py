@@ -81,6 +81,15 @@ def test_a_bad_setting_is_one_line_naming_the_variable(tmp_path: Path) -> None:
     )
 
 
+def test_a_stall_limit_within_the_reorder_window_is_a_bad_setting(tmp_path: Path) -> None:
+    done = run_worker({"ORDERHUB_STALL_SECONDS": "2", "ORDERHUB_REORDER_WINDOW": "5"}, tmp_path)
+    assert (done.returncode, done.stderr) == (
+        worker.STARTUP_FAILED,
+        "orderhub worker: cannot start: bad setting ORDERHUB_STALL_SECONDS (2) must be longer "
+        "than ORDERHUB_REORDER_WINDOW (5)\n",
+    )
+
+
 def test_a_detached_start_notices_the_exit_and_prints_the_cause(
     taken_port: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
