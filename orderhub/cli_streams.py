@@ -48,10 +48,10 @@ def worker_start(detach: bool, timeout: float) -> None:
     """Run the worker: ingest, tables, rules. Foreground unless --detach."""
     from streams import worker as w
 
-    settings = _worker_settings()
     if not detach:
-        w.run(settings)
+        w.main()  # as `python -m streams.worker`: a start-up failure is one line, exit 3
         return
+    settings = _worker_settings()
     pid, started = w.start_detached(settings, timeout=timeout)
     files = w.WorkerFiles.of(settings)
     state = "running" if started else "already running"
