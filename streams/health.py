@@ -263,6 +263,8 @@ class HealthMonitor:
             )
         except Exception as exc:  # any failure to get an answer means: not reachable
             self._broker(False, no_answer(self.rt.kafka_client, exc))
+            # Nothing can move without the broker; stalls are timed again once it is back.
+            self.stalls, self.stalled = StallWatch(), {}
         else:
             self._broker(True, None)
             self._measure(held, found)
@@ -315,12 +317,12 @@ class HealthMonitor:
     def _log_changes(self) -> None:
         now = self.clock()
         problems = assess(self.facts())
-        for key in problems.keys() - self.problems.keys():
+        for key in sorted(problems.keys() - self.problems.keys()):
             log.warning("health: %s", problems[key])
-        for key in self.problems.keys() - problems.keys():
+        for key in sorted(self.problems.keys() - problems.keys()):
             log.info("health: recovered: %s", _cleared(key))
         if problems and self.unhealthy_since is None:
-            self.unhealthy_since = now
+            self.unhealthy_since = self.summarised_at = now
         if not problems and self.unhealthy_since is not None:
             log.info("health: healthy again after %.0f s", now - self.unhealthy_since)
             self.unhealthy_since = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -22,6 +23,7 @@ from streams.health import (
     rule_status,
     staleness,
 )
+from streams.hooks import NoRules
 from streams.logfilter import RepeatFilter
 
 
@@ -224,3 +226,86 @@ def test_the_broker_error_is_short() -> None:
     refused = no_answer(client, ConnectionError("x"))
     assert refused == "no answer from h1:9092,h2:9092 (ConnectionError)"
     assert no_answer(client, TimeoutError()) == "no answer from h1:9092,h2:9092 in time"
+
+
+class FakeTP:
+    def __init__(self, topic: str, partition: int) -> None:
+        self.topic, self.partition = topic, partition
+
+
+class FakeApp:
+    """What HealthMonitor reads of a Faust app: assignment, recovery, group coordinator."""
+
+    def __init__(self, prefix: str) -> None:
+        self.coordinator = SimpleNamespace(coordinator_id=1, member_id="m-1", generation=3)
+        held = [FakeTP(f"{prefix}.events", 0), FakeTP(f"{prefix}.orders", 0)]
+        consumer = SimpleNamespace(_coordinator=self.coordinator)
+        self.consumer = SimpleNamespace(
+            assignment=lambda: held, _thread=SimpleNamespace(_consumer=consumer)
+        )
+        completed = SimpleNamespace(is_set=lambda: True)
+        self.tables = SimpleNamespace(recovery=SimpleNamespace(completed=completed))
+
+
+def test_an_outage_logs_each_change_once_and_a_summary_every_period(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from streams import health
+    from streams.runtime import Runtime
+    from streams.topics import Topics
+
+    clock = Clock()
+    app = FakeApp("p")
+    rt = Runtime(
+        topics=Topics("p"), tables={}, hook=NoRules(), kafka_client={"bootstrap_servers": ["h:1"]}
+    )
+    rt.progress.done("p.events", 0, 9)
+    rt.progress.done("p.orders", 0, 4)
+    config = health.HealthConfig(interval=1.0, stall_seconds=60.0, summary_seconds=30.0)
+    monitor = health.HealthMonitor(app, rt, config, clock=clock)
+    broker_up = True
+
+    async def probe(*args: Any) -> health.Probe:
+        if not broker_up:
+            raise ConnectionError("refused")
+        ends = {"p.events[0]": 10, "p.orders[0]": 7, "p.dead-letter[0]": 2}
+        return health.Probe(ends, {})
+
+    monkeypatch.setattr(health, "probe", probe)
+    caplog.set_level(logging.INFO, logger="streams.health")
+
+    def second(at: float) -> None:
+        clock.now = 1000.0 + at
+        asyncio.run(monitor.check())
+
+    second(0)
+    assert monitor.status()["healthy"] is True
+    assert monitor.status()["lag"] == {"p.events[0]": 0, "p.orders[0]": 2}
+    broker_up = False
+    for at in range(1, 71):
+        if at == 3:  # the heartbeat fails a little later: the coordinator is dead
+            app.coordinator.coordinator_id = None
+        second(at)
+    down = monitor.status()
+    assert down["healthy"] is False
+    assert down["broker"] == {
+        "reachable": False,
+        "for_seconds": 69.0,
+        "error": "no answer from h:1 (ConnectionError)",
+        "checked_seconds_ago": 0.0,
+    }
+    broker_up = True
+    app.coordinator.coordinator_id = 1
+    second(71)
+    assert monitor.status()["healthy"] is True
+    assert [r.getMessage() for r in caplog.records] == [
+        "health: broker unreachable: no answer from h:1 (ConnectionError)",
+        "health: not a member of the consumer group",
+        "health: not healthy for 30 s: broker unreachable for 30 s: no answer from h:1 "
+        "(ConnectionError); not a member of the consumer group",
+        "health: not healthy for 60 s: broker unreachable for 60 s: no answer from h:1 "
+        "(ConnectionError); not a member of the consumer group",
+        "health: recovered: broker reachable",
+        "health: recovered: joined the consumer group",
+        "health: healthy again after 70 s",
+    ]

@@ -81,6 +81,23 @@ def test_a_bad_setting_is_one_line_naming_the_variable(tmp_path: Path) -> None:
     )
 
 
+def test_a_bad_setting_stops_a_detached_start_with_one_line(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("orderhub")), "worker", "start", "--detach"],
+        env={"PATH": "/usr/bin:/bin", "ORDERHUB_HOME": str(tmp_path), "ORDERHUB_WEB_PORT": "0x"},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (done.returncode, done.stderr) == (
+        1,
+        "orderhub: bad setting ORDERHUB_WEB_PORT='0x': Input should be a valid integer, "
+        "unable to parse string as an integer\n",
+    )
+    assert not (tmp_path / "worker.log").exists()  # nothing was spawned
+
+
 def test_a_stall_limit_within_the_reorder_window_is_a_bad_setting(tmp_path: Path) -> None:
     done = run_worker({"ORDERHUB_STALL_SECONDS": "2", "ORDERHUB_REORDER_WINDOW": "5"}, tmp_path)
     assert (done.returncode, done.stderr) == (
