@@ -12,7 +12,19 @@ from typing import Any
 
 import click
 
-from orderhub.settings import get_settings
+from orderhub.settings import Settings, get_settings
+
+
+def _worker_settings() -> Settings:
+    """The settings, a bad one as a one-line error (not a pydantic traceback)."""
+    from pydantic import ValidationError
+
+    from streams.worker import StartupError, bad_settings
+
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        raise StartupError(bad_settings(exc)) from None
 
 
 def _servers() -> str:
@@ -36,10 +48,10 @@ def worker_start(detach: bool, timeout: float) -> None:
     """Run the worker: ingest, tables, rules. Foreground unless --detach."""
     from streams import worker as w
 
-    settings = get_settings()
     if not detach:
-        w.run(settings)
+        w.main()  # as `python -m streams.worker`: a start-up failure is one line, exit 3
         return
+    settings = _worker_settings()
     pid, started = w.start_detached(settings, timeout=timeout)
     files = w.WorkerFiles.of(settings)
     state = "running" if started else "already running"
@@ -60,21 +72,25 @@ def worker_stop(timeout: float) -> None:
 
 
 @worker.command("status")
-def worker_status() -> None:
-    """Whether the detached worker runs and what its health check says."""
+@click.option("--json", "as_json", is_flag=True, help="Print the whole /healthz document.")
+def worker_status(as_json: bool) -> None:
+    """Whether the worker runs and is healthy: broker reachable, group joined, tables
+    recovered, nothing stalled, no rule errors. Exit 0 healthy, 1 no worker answers,
+    2 not healthy."""
+    from streams import health as h
     from streams import worker as w
     from streams.client import WorkerUnavailable
 
-    settings = get_settings()
+    settings = _worker_settings()
     pid = w.running_pid(w.WorkerFiles.of(settings))
     click.echo("worker: not running" if pid is None else f"worker: running (pid {pid})")
     try:
-        health = w.client(settings).health()
+        doc = w.client(settings).health()
     except WorkerUnavailable as exc:
         click.echo(f"web: {exc}")
-        sys.exit(1)
-    click.echo(json.dumps(health, indent=2))
-    sys.exit(0 if health.get("ready") else 1)
+        sys.exit(h.EXIT_NO_ANSWER)
+    click.echo(json.dumps(doc, indent=2) if as_json else "\n".join(h.describe(doc)))
+    sys.exit(h.exit_code(doc))
 
 
 # --- produce / topics ----------------------------------------------------------------------
@@ -133,6 +149,7 @@ def tables_show(name: str, as_json: bool, wait: float) -> None:
     """Print table NAME; `in-transit` prints in transit per region, model and both."""
     from streams import display
     from streams import worker as w
+    from streams.health import staleness
 
     settings = get_settings()
     web = w.client(settings)
@@ -147,6 +164,8 @@ def tables_show(name: str, as_json: bool, wait: float) -> None:
         entries = web.table(name.replace("-", "_"))
         output = json.dumps(entries, indent=2) if as_json else display.table_text(entries)
     click.echo(output)
+    if (stale := staleness(web.health())) is not None:
+        click.echo(f"orderhub: warning: this may be stale: {stale}", err=True)
 
 
 # --- alerts / dead letters -----------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from streams.merge import WINDOW_SECONDS
@@ -41,6 +41,33 @@ class Settings(BaseSettings):
     timezone: str = Field("Asia/Shanghai", description="business time zone of the rules")
     rules_dir: Path = Path("rules")
     webhook_token: SecretStr | None = None
+    health_interval: float = Field(
+        5.0, gt=0, description="seconds between the worker's health checks (broker, lag)"
+    )
+    stall_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="a partition with records waiting and no progress this long is stalled",
+    )
+    dead_letter_window: float = Field(
+        900.0, gt=0, description="seconds over which health counts recent dead letters"
+    )
+    log_repeat_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="a repeated Kafka client error is logged once per this many seconds, "
+        "with a count; also how often an unhealthy worker logs a summary",
+    )
+
+    @model_validator(mode="after")
+    def _stall_outlasts_the_reorder_window(self) -> Settings:
+        # Ingest holds records for up to the reorder window by design; that is no stall.
+        if self.stall_seconds <= self.reorder_window:
+            raise ValueError(
+                f"ORDERHUB_STALL_SECONDS ({self.stall_seconds:g}) must be longer than "
+                f"ORDERHUB_REORDER_WINDOW ({self.reorder_window:g})"
+            )
+        return self
 
 
 @lru_cache(maxsize=1)

@@ -14,6 +14,7 @@ import faust
 from orderhub.settings import Settings
 from streams.agents import register_agents
 from streams.durable import ChangelogWrites, durable_table
+from streams.health import HealthConfig
 from streams.hooks import NoRules, RuleHook
 from streams.kafka_io import client_config
 from streams.runtime import Runtime
@@ -81,6 +82,7 @@ def create_app(settings: Settings, bootstrap: str, hook: RuleHook | None = None)
         writes=writes,
         kafka_client=client_config(settings, bootstrap),
         reorder_window=settings.reorder_window,
+        health=HealthConfig.of(settings),
     )
     register_agents(app, rt, settings.topic_partitions)
     register_views(app, rt)

@@ -27,8 +27,8 @@ class WorkerClient:
     timeout: float = 5.0
 
     @classmethod
-    def at(cls, host: str, port: int) -> WorkerClient:
-        return cls(f"http://{host}:{port}")
+    def at(cls, host: str, port: int, timeout: float = 5.0) -> WorkerClient:
+        return cls(f"http://{host}:{port}", timeout)
 
     def _get(self, path: str) -> tuple[int, Any]:
         url = f"{self.base_url}{path}"

@@ -49,6 +49,24 @@ def _kafka_errors(action: str) -> Iterator[None]:
         raise StreamsError(f"{action}: {exc}") from exc
 
 
+def check_broker(settings: Settings, bootstrap: str, timeout: float) -> None:
+    """Raise a one-line ``StreamsError`` unless the broker answers within ``timeout`` s.
+
+    kafka-python would wait 30 s by default (``bootstrap_timeout_ms``); a worker that
+    cannot reach Kafka should say so at once."""
+    ms = int(timeout * 1000)
+    try:
+        admin = KafkaAdminClient(
+            **client_config(settings, bootstrap), bootstrap_timeout_ms=ms, request_timeout_ms=ms
+        )
+    except KafkaError as exc:
+        raise StreamsError(
+            f"Kafka broker at {bootstrap} does not answer within {timeout:g} s "
+            f"(KAFKA_BOOTSTRAP_SERVERS): {exc}"
+        ) from exc
+    admin.close()
+
+
 def create_topics(settings: Settings, bootstrap: str) -> list[str]:
     """Create every OrderHub topic that does not exist yet; return the names created."""
     created = []

@@ -8,6 +8,7 @@ from typing import Any
 
 from streams.clock import WatermarkClock
 from streams.durable import ChangelogWrites
+from streams.health import HealthConfig
 from streams.hooks import RuleHook
 from streams.merge import WINDOW_SECONDS
 from streams.topics import Topics
@@ -47,3 +48,5 @@ class Runtime:
     kafka_client: dict[str, Any] = field(default_factory=dict)
     # Seconds ingest holds a record for a silent input partition (streams.merge).
     reorder_window: float = WINDOW_SECONDS
+    # How the worker judges its own health (streams.health).
+    health: HealthConfig = field(default_factory=HealthConfig)

@@ -6,18 +6,23 @@ is what the worker holds, not a second computation.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
+from streams.health import HealthMonitor
 from streams.runtime import Runtime
 from streams.state import TABLE_NAMES, public
 
 
-def health(app: Any, rt: Runtime) -> dict[str, Any]:
-    """Ready once the tables are recovered and the events topic is assigned to us."""
+def health(app: Any, rt: Runtime, monitor: HealthMonitor | None = None) -> dict[str, Any]:
+    """Ready once the tables are recovered and the events topic is assigned to us; healthy
+    when, besides, the broker answers, nothing is stalled and the rules have no errors
+    (``streams.health``)."""
     assigned = sorted(f"{tp.topic}[{tp.partition}]" for tp in app.consumer.assignment())
     recovered = bool(app.tables.recovery.completed.is_set())
     has_events = any(name.startswith(f"{rt.topics.events}[") for name in assigned)
     return {
+        "pid": os.getpid(),  # whose answer this is: `worker start` waits for its own child
         "ready": recovered and has_events,
         "recovered": recovered,
         "assigned": assigned,
@@ -25,16 +30,20 @@ def health(app: Any, rt: Runtime) -> dict[str, Any]:
             topic: {str(p): pos for p, pos in parts.items()}
             for topic, parts in rt.progress.positions.items()
         },
+        **(monitor.status() if monitor is not None else {}),
     }
 
 
 def register_views(app: Any, rt: Runtime) -> None:
-    """Define ``/healthz``, ``/tables/`` and ``/tables/{name}/`` on ``app``."""
+    """Define ``/healthz``, ``/tables/`` and ``/tables/{name}/`` on ``app``, and the health
+    monitor's task (it starts with the web views, once the tables are recovered)."""
+    monitor = HealthMonitor(app, rt, rt.health)
+    app.task(monitor.run)
 
     @app.page("/healthz")  # type: ignore[untyped-decorator]
     async def healthz(view: Any, request: Any) -> Any:
-        status = health(app, rt)
-        return view.json(status, status=200 if status["ready"] else 503)
+        status = health(app, rt, monitor)
+        return view.json(status, status=200 if status["healthy"] else 503)
 
     @app.page("/tables/")  # type: ignore[untyped-decorator]
     async def list_tables(view: Any, request: Any) -> Any:

@@ -4,20 +4,38 @@ with a pid file and a log under ``settings.home`` (``orderhub worker start --det
 
 from __future__ import annotations
 
+import errno
+import logging
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, NoReturn
+
+from pydantic import ValidationError
 
 from deploy.process import process_running
+from orderhub.exceptions import OrderHubError
 from orderhub.settings import Settings, get_settings
 from streams.client import WorkerClient, WorkerUnavailable, lagging, retry
-from streams.exceptions import WorkerNotReady
+from streams.exceptions import StreamsError, WorkerNotReady
 from streams.hooks import RuleHook
 from streams.topics import Topics
+
+# A worker that cannot start prints one line beginning with this, then exits with
+# STARTUP_FAILED; `worker start --detach` finds the line in the log and prints it.
+CANNOT_START = "orderhub worker: cannot start: "
+STARTUP_FAILED = 3
+BROKER_CHECK_SECONDS = 5.0
+
+
+class StartupError(StreamsError):
+    """The worker cannot start: a port in use, no broker, a bad setting (one line)."""
 
 
 def bootstrap(settings: Settings) -> str:
@@ -37,17 +55,66 @@ def rule_hook(settings: Settings) -> RuleHook:
     return live_rules(settings.rules_dir, settings.timezone, store=store)
 
 
-def run(settings: Settings) -> None:
-    """Create the topics, then run the worker until SIGTERM/SIGINT."""
-    import faust
+def check_port(host: str, port: int) -> None:
+    """Raise ``StartupError`` unless the web endpoint's address can be bound now.
 
+    Faust binds it only after the tables are recovered, and then dies with a traceback;
+    checking first names the cause in one line, in well under a second."""
+    with socket.socket() as sock:
+        # As aiohttp binds: a port in TIME_WAIT is free, one with a listener is not.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise StartupError(
+                    f"web port {port} on {host} is in use (set ORDERHUB_WEB_PORT to a free port)"
+                ) from exc
+            raise StartupError(
+                f"cannot listen on {host}:{port} (ORDERHUB_WEB_HOST/ORDERHUB_WEB_PORT): "
+                f"{exc.strerror or exc}"
+            ) from exc
+
+
+def preflight(settings: Settings) -> str:
+    """Check what the worker needs before Faust starts; return the broker address."""
+    from streams.kafka_io import check_broker
+
+    check_port(settings.web_host, settings.web_port)
+    servers = bootstrap(settings)
+    check_broker(settings, servers, BROKER_CHECK_SECONDS)
+    return servers
+
+
+def run(settings: Settings) -> None:
+    """Check ports and broker, create the topics, then run the worker until SIGTERM/SIGINT."""
+    from streams import backoff
     from streams.app import create_app
     from streams.kafka_io import create_topics
 
-    servers = bootstrap(settings)
+    servers = preflight(settings)
     create_topics(settings, servers)
     app = create_app(settings, servers, hook=rule_hook(settings))
-    faust.Worker(app, loglevel="INFO").execute_from_commandline()
+    backoff.install()  # a broker outage must not make aiokafka spin (streams.backoff)
+    worker = _faust_worker()(app, loglevel="INFO")
+    worker.repeat_window = settings.log_repeat_seconds
+    worker.execute_from_commandline()
+
+
+def _faust_worker() -> Any:
+    """``faust.Worker`` that puts a ``RepeatFilter`` on the log handlers it sets up."""
+    import faust
+
+    from streams import logfilter
+
+    class Worker(faust.Worker):
+        repeat_window: float = logfilter.WINDOW_SECONDS
+
+        def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+            super().on_setup_root_logger(logger, level)
+            logfilter.install(logger, self.repeat_window)
+
+    return Worker
 
 
 # --- detached process control ----------------------------------------------------------
@@ -81,24 +148,53 @@ def client(settings: Settings) -> WorkerClient:
     return WorkerClient.at(settings.web_host, settings.web_port)
 
 
+class WorkerExited(WorkerNotReady):
+    """The worker process ended while we waited for it to be ready."""
+
+
 def wait_ready(settings: Settings, timeout: float, pid: int | None = None) -> dict[str, object]:
-    """Wait until ``/healthz`` says ready (tables recovered, partitions assigned)."""
-    web = client(settings)
-
-    def ready() -> dict[str, object]:
+    """Wait until ``/healthz`` says ready (tables recovered, partitions assigned) and the
+    health monitor has checked the broker once; raise ``WorkerExited`` as soon as ``pid``
+    is gone (not after ``timeout``)."""
+    # A short timeout: a port held by something that never answers must not hide an exit.
+    web = WorkerClient.at(settings.web_host, settings.web_port, timeout=1.0)
+    deadline = time.monotonic() + timeout
+    while True:
         if pid is not None and not alive(pid):
-            raise WorkerNotReady(f"the worker (pid {pid}) exited")
-        status = web.health()
-        if not status.get("ready"):
-            raise WorkerUnavailable(f"worker is starting: {status}")
-        return status
+            raise WorkerExited(f"the worker (pid {pid}) exited during start-up")
+        try:
+            status = web.health()
+        except WorkerUnavailable as exc:
+            status, why = {}, str(exc)
+        else:
+            why = f"worker is starting: {status.get('problems') or status}"
+        if pid is not None and status.get("pid", pid) != pid:
+            status, why = {}, f"another worker (pid {status['pid']}) answers at {web.base_url}"
+        if status.get("ready") and _checked(status):
+            return status
+        if time.monotonic() >= deadline:
+            raise WorkerNotReady(
+                f"waiting for the worker: still failing after {timeout:g} s: {why}"
+            )
+        time.sleep(0.2)
 
-    try:
-        return retry(ready, timeout, "waiting for the worker")
-    except WorkerNotReady:
-        if pid is not None and not alive(pid):
-            raise WorkerNotReady(f"the worker (pid {pid}) exited during start-up") from None
-        raise
+
+def _checked(status: dict[str, Any]) -> bool:
+    broker = status.get("broker")
+    return not isinstance(broker, dict) or broker.get("reachable") is not None
+
+
+def cause(log_text: str) -> str | None:
+    """The line saying why a worker could not start, from what it wrote to its log:
+    its own one-line cause, else the last line of a traceback, else the last line."""
+    lines = [line.strip() for line in log_text.splitlines() if line.strip()]
+    for line in reversed(lines):
+        if line.startswith(CANNOT_START):
+            return line.removeprefix(CANNOT_START)
+    for line in reversed(lines):
+        if re.match(r"^[A-Za-z_][\w.]*(Error|Exception|Exit)\b", line):
+            return line
+    return lines[-1] if lines else None
 
 
 def start_detached(settings: Settings, timeout: float = 120.0) -> tuple[int, bool]:
@@ -110,6 +206,7 @@ def start_detached(settings: Settings, timeout: float = 120.0) -> tuple[int, boo
         return pid, False
     files.pid.parent.mkdir(parents=True, exist_ok=True)
     with files.log.open("ab") as log:
+        start = log.tell()  # this run's lines begin here
         process = subprocess.Popen(
             [sys.executable, "-m", "streams.worker"],
             stdin=subprocess.DEVNULL,
@@ -120,6 +217,12 @@ def start_detached(settings: Settings, timeout: float = 120.0) -> tuple[int, boo
     files.pid.write_text(f"{process.pid}\n")
     try:
         wait_ready(settings, timeout, pid=process.pid)
+    except WorkerExited as exc:
+        files.pid.unlink(missing_ok=True)
+        with files.log.open("rb") as log:
+            log.seek(start)
+            why = cause(log.read().decode("utf-8", "replace"))
+        raise StartupError(f"worker exited during start-up: {why}; see {files.log}") from exc
     except WorkerNotReady as exc:
         raise WorkerNotReady(f"{exc}; see {files.log}") from exc
     return process.pid, True
@@ -172,7 +275,33 @@ def wait_caught_up(settings: Settings, servers: str, timeout: float) -> None:
 
 
 def main() -> None:
-    run(get_settings())
+    """``python -m streams.worker``: a start-up failure is one line and exit code 3."""
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        _cannot_start(bad_settings(exc))
+    try:
+        run(settings)
+    except OrderHubError as exc:
+        _cannot_start(str(exc))
+
+
+def bad_settings(exc: ValidationError) -> str:
+    """Each invalid setting as ``NAME=value: why``, on one line."""
+    problems = []
+    for error in exc.errors():
+        name = "_".join(str(part) for part in error["loc"]).upper()
+        if not name:  # a check of several settings together: its message names them
+            problems.append(str(error["msg"]).removeprefix("Value error, "))
+            continue
+        env = name if name == "KAFKA_BOOTSTRAP_SERVERS" else f"ORDERHUB_{name}"
+        problems.append(f"{env}={error.get('input')!r}: {error['msg']}")
+    return "bad setting " + "; ".join(problems)
+
+
+def _cannot_start(why: str) -> NoReturn:
+    print(f"{CANNOT_START}{why}", file=sys.stderr, flush=True)
+    sys.exit(STARTUP_FAILED)
 
 
 if __name__ == "__main__":
