@@ -193,11 +193,10 @@ SEQ = 10**9  # newer than anything in the tables: never a redelivery
 
 def engine_path(rule: CompiledRule, tables: Tables) -> Evaluate:
     """The engine's own code per event for one event rule: the order record and the
-    environment (``Engine.on_event``), then ``Engine.verdict`` (alert state, decision,
-    and key + fingerprint + ``rule_alerts`` entry where needed). Given only the event;
+    environment (``Engine.on_event``), then ``Engine.verdict`` (key, fingerprint,
+    ``rule_alerts`` entry and decision). Given only the event;
     no alert is built (a firing event's verdict is returned instead)."""
     engine = Engine([rule], load_calendars(RULES_DIR / "calendars"))
-    engine._ensure_firing_index(tables)
     prepared, view = engine.rules[rule.id], StateView(tables)
 
     def evaluate(event: OrderEntered, _view: StateView, _order: Any, _env: RuleEnv) -> object:

@@ -4,18 +4,16 @@ Pure: no Faust, Kafka, clock or environment. Time comes in as the event's time
 (``on_event``) or as the caller's clock (``on_tick``). All memory lives in three tables so
 the live worker keeps it in changelog-backed Faust tables (JSON values only):
 
-* ``rule_alerts``  fingerprint -> ``{"status", "seq", "alert"}``: the last status sent, the
-  sequence number that produced it and (while firing) the alert itself, so a later
-  ``resolved`` repeats what fired. A deadline tier's entry goes when it resolves; an event
-  rule keeps ``{"status": "resolved", "seq"}`` so a redelivered old event cannot re-fire;
+* ``rule_alerts``  fingerprint -> ``{"status": "firing", "seq", "alert"}`` for each alert
+  firing now: the sequence number that fired it and the alert itself, so a later
+  ``resolved`` repeats what fired. The entry goes when the alert resolves, so the table
+  follows what is firing, not the history (the worker's commit journal, not this table,
+  keeps an event from being judged twice: ``streams.judging``);
 * ``rule_timers``  ``"RULE|k1=v1|k2=v2"`` -> a deadline watch (see ``_new_watch``); a
   schedule rule's watch key ends with ``|@<deadline>`` because one region may owe the
   plans of several months;
 * ``rule_clock``   ``"engine"`` -> ``{"watermark"}`` (the latest time judged),
-  ``"schedule:RULE"`` -> the rule's current period (see ``_schedule_state``) and, per
-  event rule, ``"firing:RULE"`` -> ``{fingerprint: [key values]}`` of its alerts now
-  firing, kept with ``rule_alerts`` (rebuilt from it when missing), so that an evaluation
-  that does not fire needs neither key nor fingerprint unless its key is listed there.
+  ``"schedule:RULE"`` -> the rule's current period (see ``_schedule_state``).
 
 Event rules are decided by one call (``dsl.compiled.Decision``: generated code, or the
 closures for a rule built by hand): `where`, the lets, `when`.
@@ -40,7 +38,6 @@ from __future__ import annotations
 import hashlib
 import heapq
 import logging
-import operator
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -84,7 +81,6 @@ EVAL_ERRORS = (
 )
 
 ENGINE_CLOCK = "engine"
-FIRING_PREFIX = "firing:"  # ``rule_clock`` "firing:RULE": the rule's alerts firing (``verdict``)
 SCHEDULE_TIER = "deadline"  # tier name of a schedule rule written without `tier` blocks
 _CENT = Decimal("0.01")
 # A clock that jumps further than this many schedule periods at once is re-anchored
@@ -254,11 +250,6 @@ class _Rule:
     decide: DecideFn = _no_decision  # only event rules are decided
     uses_env: bool = True
     let_names: tuple[str, ...] = ()
-    # The key is computed before the decision when it may fail (an error must count
-    # whether or not the rule fires) or when the decision reads the environment.
-    eager_key: bool = True
-    firing_key: str = ""  # ``rule_clock`` entry: the rule's firing alerts (``verdict``)
-    key_values: Callable[[Event], tuple[Any, ...]] = tuple  # a sure key's values, in order
 
 
 def order_of(tables: Tables, event: Event | None) -> Mapping[str, Any] | None:
@@ -386,9 +377,6 @@ class Engine:
         self._schedules = [p for p in prepared if p.rule.kind == "schedule"]
         self._heap: list[tuple[datetime, str]] = []
         self._heap_table: Table | None = None
-        self._indexed: tuple[int, int] | None = None  # tables ``_ensure_firing_index`` saw
-        # rule id -> (its ``firing:RULE`` value, the key values in it): see ``_firing_here``
-        self._firing_keys: dict[str, tuple[Mapping[str, Any], frozenset[tuple[Any, ...]]]] = {}
         self.errors: Counter[str] = Counter()
         self._warned: set[tuple[str, str]] = set()
 
@@ -403,7 +391,6 @@ class Engine:
         """
         now = event.event_time
         alerts = self._advance(tables, now) if self._timers_follow_events else []
-        self._ensure_firing_index(tables)
         order = order_of(tables, event)
         # One environment for the event, shared by its rules (each step binds it to its rule).
         env = rule_env(event, order, StateView(tables), now)
@@ -488,74 +475,17 @@ class Engine:
         seq: int,
     ) -> Verdict | None:
         """What an event rule makes of ``event``, without changing anything: None when
-        nothing happens (`where` false, a redelivery, `when` false with nothing firing).
-
-        The decision comes first; the business key, fingerprint and ``rule_alerts`` entry
-        (the redelivery check) only when the rule fires, or when `when` is false and the
-        rule's ``firing:RULE`` entry in ``rule_clock`` lists this key (it resolves). The
-        key is computed up front only when it may fail or the decision reads it."""
-        key = prepared.key_of(event, order) if prepared.eager_key else None
-        firing = tables["rule_clock"].get(prepared.firing_key)
-        if firing is None:  # not indexed: key, fingerprint and entry first, as always
-            key = prepared.key_of(event, order) if key is None else key
-            return self._verdict_keyed(prepared, tables, env, event, order, seq, key)
-        try:
-            if prepared.uses_env:
-                _bind(env, prepared, _NO_KEY if key is None else key)
-            result = prepared.decide(event, env.view, order, env)
-        except EVAL_ERRORS:
-            # An old event redelivered was not judged before either: no error for it.
-            key = prepared.key_of(event, order) if key is None else key
-            if _redelivered(tables, prepared, key, seq)[0]:
-                return None
-            raise
-        if result is None:
-            return None  # `where` is false
-        if result is False and not (firing and self._firing_here(prepared, firing, event, key)):
-            return None  # no alert of this key is firing: nothing to resolve
-        key = prepared.key_of(event, order) if key is None else key
-        redelivered, fp, last = _redelivered(tables, prepared, key, seq)
-        if redelivered or (result is False and (last is None or last["status"] != "firing")):
-            return None
-        return Verdict(None if result is False else result, key, fp, last)  # fire / resolve
-
-    def _firing_here(
-        self,
-        prepared: _Rule,
-        firing: Mapping[str, Any],
-        event: Event,
-        key: Mapping[str, str] | None,
-    ) -> bool:
-        """Whether the alert of this event's key is among the rule's firing ones, by key
-        values (no fingerprint: a sha256 costs more than the whole decision). The set is
-        derived once per ``firing:RULE`` value: it is replaced, never changed in place."""
-        cached = self._firing_keys.get(prepared.rule.id)
-        if cached is None or cached[0] is not firing:
-            cached = (firing, frozenset(tuple(values) for values in firing.values()))
-            self._firing_keys[prepared.rule.id] = cached
-        here = tuple(key.values()) if key is not None else prepared.key_values(event)
-        return here in cached[1]
-
-    def _verdict_keyed(
-        self,
-        prepared: _Rule,
-        tables: Tables,
-        env: RuleEnv,
-        event: Event,
-        order: Mapping[str, Any] | None,
-        seq: int,
-        key: dict[str, str],
-    ) -> Verdict | None:
-        """``verdict`` when the rule's alert for ``key`` may be firing: the redelivery check
-        first, then the decision; `when` false resolves a firing alert."""
+        nothing happens (`where` false, a redelivery, `when` false with nothing firing),
+        else fire (the lets' values) or resolve the alert of the event's key."""
+        key = prepared.key_of(event, order)
         redelivered, fp, last = _redelivered(tables, prepared, key, seq)
         if redelivered:
             return None  # this event was judged already
         result = self._decide(prepared, env, event, order, key)
         if result is None:
             return None  # `where` is false
-        if result is False and (last is None or last["status"] != "firing"):
-            return None
+        if result is False and (last is None or last.get("status") != "firing"):
+            return None  # nothing firing for this key: nothing to resolve
         return Verdict(None if result is False else result, key, fp, last)  # fire / resolve
 
     @staticmethod
@@ -564,12 +494,12 @@ class Engine:
         env: RuleEnv,
         event: Event,
         order: Mapping[str, Any] | None,
-        key: Mapping[str, str] | None,
+        key: Mapping[str, str],
     ) -> tuple[Any, ...] | Literal[False] | None:
         """The rule's decision; the environment is bound to the rule first only when the
-        decision reads it (the key is then known: ``eager_key``)."""
+        decision reads it."""
         if prepared.uses_env:
-            _bind(env, prepared, _NO_KEY if key is None else key)
+            _bind(env, prepared, key)
         return prepared.decide(event, env.view, order, env)
 
     def _act(
@@ -584,10 +514,9 @@ class Engine:
         """Fire (with the lets' values) or resolve, and remember it."""
         if found.values is None:
             assert found.last is not None  # only a firing alert resolves
-            resolved = _resolved(found.last, event.event_time, [event.event_id])
-            tables["rule_alerts"][found.fp] = {"status": "resolved", "seq": seq}
-            _note_firing(tables, prepared, found.fp, found.key, firing=False)
-            return resolved
+            # Gone, not marked resolved: the table follows what fires, not the history.
+            del tables["rule_alerts"][found.fp]
+            return _resolved(found.last, event.event_time, [event.event_id])
         _bind(env, prepared, found.key)
         env.lets = dict(zip(prepared.let_names, found.values, strict=True))
         alert = _alert(
@@ -600,22 +529,7 @@ class Engine:
             self.rule_set,
         )
         _remember_firing(tables, alert, seq)
-        _note_firing(tables, prepared, found.fp, found.key, firing=True)
         return alert
-
-    def _ensure_firing_index(self, tables: Tables) -> None:
-        """Every event rule's ``firing:RULE`` entry, built from ``rule_alerts`` where it is
-        missing (new tables, a rule new to them, state from before the entries existed);
-        checked once per table, as the timer heap is."""
-        alerts, clock = tables["rule_alerts"], tables["rule_clock"]
-        if self._indexed == (id(alerts), id(clock)):
-            return
-        missing = [p for p in self.rules.values() if p.firing_key and p.firing_key not in clock]
-        if missing:
-            firing = _firing_by_rule(alerts)
-            for prepared in missing:
-                clock[prepared.firing_key] = firing.get(prepared.rule.id, {})
-        self._indexed = (id(alerts), id(clock))
 
     # --- deadline rules ---------------------------------------------------------------
 
@@ -949,20 +863,7 @@ def _prepare(rule: CompiledRule, calendars: Mapping[str, Calendar], default: Cal
         decide=decide,
         uses_env=uses_env,
         let_names=tuple(name for name, _ in _outcome(rule).lets),
-        eager_key=uses_env or not _key_is_sure(rule),
-        firing_key=f"{FIRING_PREFIX}{rule.id}",
-        key_values=_key_values(rule.key_fields),
     )
-
-
-def _key_values(fields: tuple[str, ...]) -> Callable[[Event], tuple[Any, ...]]:
-    """The values of a sure key (``_key_is_sure``) read from the event, in key order."""
-    if len(fields) == 1:
-        (name,) = fields
-        return lambda event: (getattr(event, name),)
-    if fields:
-        return operator.attrgetter(*fields)
-    return lambda event: ()
 
 
 def _decision(rule: CompiledRule) -> tuple[DecideFn, bool]:
@@ -1106,33 +1007,6 @@ def _redelivered(
     last = tables["rule_alerts"].get(fp)
     old = last is not None and last.get("seq") is not None and int(last["seq"]) >= seq
     return old, fp, last
-
-
-def _note_firing(
-    tables: Tables, prepared: _Rule, fp: str, key: Mapping[str, str], *, firing: bool
-) -> None:
-    """Keep the rule's ``firing:RULE`` entry (``rule_clock``) in step with ``rule_alerts``:
-    fingerprint -> the key's values (in key order), for its alerts now firing. A new value
-    each time, never changed in place (Faust sees assignments only; ``_firing_here``)."""
-    clock = tables["rule_clock"]
-    current = clock.get(prepared.firing_key)
-    if current is None:
-        return  # not indexed: ``verdict`` reads ``rule_alerts`` every time
-    if firing and fp not in current:
-        clock[prepared.firing_key] = {**current, fp: list(key.values())}
-    elif not firing and fp in current:
-        clock[prepared.firing_key] = {f: s for f, s in current.items() if f != fp}
-
-
-def _firing_by_rule(alerts: Table) -> dict[str, dict[str, Any]]:
-    """The firing event-rule alerts in ``rule_alerts`` by rule id: fingerprint -> key values
-    (an event rule's fingerprint is the one of its id, tier "" and key; a tier's is not)."""
-    firing: dict[str, dict[str, Any]] = {}
-    for fp, entry in alerts.items():
-        alert = entry.get("alert") if entry.get("status") == "firing" else None
-        if alert and fingerprint(alert["rule_id"], "", alert["key"]) == fp:
-            firing.setdefault(alert["rule_id"], {})[fp] = list(alert["key"].values())
-    return firing
 
 
 def _resolved(last: Mapping[str, Any], at: datetime, triggered_by: list[str]) -> Alert:

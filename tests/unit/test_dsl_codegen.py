@@ -115,15 +115,6 @@ def test_the_demo_raises_the_same_alerts_with_generated_code_and_closures(
     assert generated == replay_demo()
 
 
-def test_the_demo_raises_the_same_alerts_when_the_firing_index_is_not_used(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    lazy = replay_demo()
-    # Without ``firing:RULE`` entries every evaluation reads key, fingerprint, entry first.
-    monkeypatch.setattr(Engine, "_ensure_firing_index", lambda self, tables: None)
-    assert lazy == replay_demo()
-
-
 @pytest.mark.parametrize(
     "fields",
     [
@@ -272,27 +263,27 @@ def cap_engine() -> tuple[Engine, dict[str, Any], CompiledRule]:
     return Engine([cap], CALENDARS), tables, cap
 
 
-def test_the_firing_index_follows_fire_and_resolve_and_blocks_old_events() -> None:
+def test_an_alert_is_remembered_while_it_fires_and_forgotten_when_it_resolves() -> None:
+    """``rule_alerts`` follows what fires, not the history: bounded by the open alerts."""
     engine, tables, _ = cap_engine()
     fp = fingerprint("CAP-1", "", {"region": "east", "order_id": "O1"})
     assert engine.on_event(tables, entered("e1", 10), 2) == []
-    assert tables["rule_clock"]["firing:CAP-1"] == {}
+    assert fp not in tables["rule_alerts"]
     [fired] = engine.on_event(tables, entered("e2", 60), 3)
-    assert fired.status == "firing" and tables["rule_clock"]["firing:CAP-1"] == {fp: ["east", "O1"]}
-    [resolved] = engine.on_event(tables, entered("e3", 10), 4)
-    assert resolved.status == "resolved" and tables["rule_clock"]["firing:CAP-1"] == {}
-    # Nothing fires now, but the old event e2 redelivered must not fire again.
+    assert fired.status == "firing" and tables["rule_alerts"][fp]["alert"]["values"]["cap"] == 50
+    # The same event again at its own sequence number (a redelivery) changes nothing.
     assert engine.on_event(tables, entered("e2", 60), 3) == []
+    [resolved] = engine.on_event(tables, entered("e3", 10), 4)
+    assert resolved.status == "resolved" and resolved.fingerprint == fp
+    assert fp not in tables["rule_alerts"]
 
 
-def test_a_new_engine_rebuilds_the_index_from_the_alerts() -> None:
+def test_a_new_engine_resolves_what_an_earlier_one_fired() -> None:
     engine, tables, cap = cap_engine()
     [fired] = engine.on_event(tables, entered("e2", 60), 3)
-    del tables["rule_clock"]["firing:CAP-1"]  # state from before the index existed
     fresh = Engine([cap], CALENDARS)
     [resolved] = fresh.on_event(tables, entered("e3", 10), 4)
     assert resolved.status == "resolved" and resolved.fingerprint == fired.fingerprint
-    assert tables["rule_clock"]["firing:CAP-1"] == {}
 
 
 def test_an_alert_firing_for_one_key_resolves_by_that_key_only() -> None:
