@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     timezone: str = Field("Asia/Shanghai", description="business time zone of the rules")
     rules_dir: Path = Path("rules")
     webhook_token: SecretStr | None = None
+    order_retention_days: float = Field(
+        7.0,
+        gt=0,
+        description="days a closed order (cancelled, rejected, delivered and paid) stays in the "
+        "live tables, in event time",
+    )
     health_interval: float = Field(
         5.0, gt=0, description="seconds between the worker's health checks (broker, lag)"
     )

@@ -187,7 +187,7 @@ def register_agents(app: Any, rt: Runtime, input_partitions: int) -> None:
             merge.push(raw.source, event.event_time, (raw, event))
             await forward_ready()
 
-    judging = Judging(rt.tables, rt.journal, rt.writes, send_alerts)
+    judging = Judging(rt.tables, rt.journal, rt.writes, send_alerts, retention=rt.retention)
 
     async def rule_error(raw: Raw, text: str) -> None:
         letter = dead_letter("rule_error", text, raw.value, raw.topic, 0, raw.offset)

@@ -7,6 +7,7 @@ or to get out of step with the changelog.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import faust
@@ -82,6 +83,7 @@ def create_app(settings: Settings, bootstrap: str, hook: RuleHook | None = None)
         writes=writes,
         kafka_client=client_config(settings, bootstrap),
         reorder_window=settings.reorder_window,
+        retention=timedelta(days=settings.order_retention_days),
         health=HealthConfig.of(settings),
     )
     register_agents(app, rt, settings.topic_partitions)

@@ -10,16 +10,19 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from streams.durable import ChangelogWrites
 from streams.hooks import RuleHook
 from streams.journal import HEAD, Head, Staging, apply_changes, journal_parts, part_key, read_commit
 from streams.models import Alert, Event
+from streams.retention import prune_closed
 from streams.state import Table, apply_event
 
 log = logging.getLogger(__name__)
+
+PRUNE_EVERY = timedelta(hours=1)
 
 SendAlerts = Callable[[list[Alert]], Awaitable[None]]
 OnRuleError = Callable[[str], Awaitable[None]]
@@ -34,8 +37,14 @@ class Judging:
         journal: MutableJournal,
         writes: ChangelogWrites,
         send_alerts: SendAlerts,
+        *,
+        retention: timedelta | None = None,
     ) -> None:
+        """``retention``: how long closed orders stay (``streams.retention``); None keeps
+        them for ever."""
         self.staging = Staging(tables)
+        self.retention = retention
+        self.pruned_at: datetime | None = None  # the watermark of the last pruning
         self.journal = journal
         self.writes = writes
         self.send_alerts = send_alerts
@@ -73,7 +82,20 @@ class Judging:
             if isinstance(found, str):
                 self.staging.reset()
                 return
+            self._prune(now)
             await self._publish(found, head.seq)
+
+    def _prune(self, now: datetime) -> None:
+        """Closed orders past their retention leave, checked once per ``PRUNE_EVERY`` of
+        event time (it reads every order)."""
+        if self.retention is None:
+            return
+        if self.pruned_at is not None and now - self.pruned_at < PRUNE_EVERY:
+            return
+        self.pruned_at = now
+        gone = prune_closed(self.staging.tables, now, self.retention)
+        if gone:
+            log.info("retention: %d closed orders left the tables", len(gone))
 
     def _recovered(self) -> Head:
         """The commit the tables hold, completing the latest journaled one first when this

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from streams.clock import WatermarkClock
@@ -48,5 +49,7 @@ class Runtime:
     kafka_client: dict[str, Any] = field(default_factory=dict)
     # Seconds ingest holds a record for a silent input partition (streams.merge).
     reorder_window: float = WINDOW_SECONDS
+    # How long a closed order stays in the tables, in event time (streams.retention).
+    retention: timedelta = timedelta(days=7)
     # How the worker judges its own health (streams.health).
     health: HealthConfig = field(default_factory=HealthConfig)

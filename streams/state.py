@@ -55,7 +55,9 @@ TABLE_NAMES: tuple[str, ...] = (
 )
 
 SEQ = "_seq"
-MAX_EVENT_IDS = 256
+# Enough for an order's whole lifecycle (some 20 steps) with retries; bounded, so an order
+# record stays a few kilobytes however long it lives.
+MAX_EVENT_IDS = 64
 EFFECT = "_effect"
 
 
@@ -140,6 +142,7 @@ def new_order(order_id: str, region: str, model: str) -> Entry:
         "last_step": None,
         "last_step_at": None,
         "clerk": None,
+        "closed_at": None,  # when it was cancelled, rejected, or delivered and paid in full
         "event_ids": [],  # the latest MAX_EVENT_IDS event ids, to drop duplicates
         SEQ: -1,
     }
@@ -203,10 +206,28 @@ def _next_order(order: Entry, event: m.OrderKeyed, seq: int) -> Entry:
         new["signatures"] = sorted({*order["signatures"], f"{event.role}:{event.document}"})
     elif isinstance(event, m.OrderApproved):
         new["approvals"] = sorted({*order["approvals"], event.level})
+    new["closed_at"] = (order.get("closed_at") or at) if is_closed(new) else None
     new["event_ids"] = [*order.get("event_ids", []), event.event_id][-MAX_EVENT_IDS:]
     new[SEQ] = seq
     new[EFFECT] = {"seq": seq, "in_transit": delta}
     return new
+
+
+def is_closed(order: Entry) -> bool:
+    """Cancelled, rejected, or delivered and paid in full: nothing more is expected of it."""
+    status = order["status"]
+    if status in ("cancelled", "rejected"):
+        return True
+    return status == "delivered" and Decimal(order["paid"]) >= Decimal(order["amount"])
+
+
+def expired_orders(orders: Table, closed_before: datetime) -> list[str]:
+    """The orders closed at or before ``closed_before``: their retention is over."""
+    return sorted(
+        order_id
+        for order_id, order in orders.items()
+        if order.get("closed_at") and datetime.fromisoformat(order["closed_at"]) <= closed_before
+    )
 
 
 def _apply_order_event(tables: Tables, event: m.OrderKeyed, seq: int) -> bool:
