@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from streams.engine import stored_watermark
 from streams.gaps import OffsetTracker, read_range, start_offsets
 from streams.ingest import DeadLetter, dead_letter, decode, encode
 from streams.judging import Judging
@@ -224,9 +225,11 @@ def register_agents(app: Any, rt: Runtime, input_partitions: int) -> None:
             return  # a standby: the worker that holds the events partition owns the tables
         # Rules judge event time: the clock is the event-time watermark moving on in real
         # time (streams.clock), so a replayed week does not look weeks overdue.
-        now = rt.clock.now()
+        # Before the first event since start: the time judged before the restart, so a rule
+        # file that does not load is reported (RULESET-LOAD) without waiting for traffic.
+        now = rt.clock.now() or stored_watermark(rt.tables)
         if now is None:
-            return  # no event seen since start: nothing to measure time from yet
+            return  # no event ever: nothing to measure time from yet
         await judging.tick(rt.hook, now)
 
     app.timer(TICK_SECONDS, name="orderhub.tick")(tick)

@@ -418,8 +418,7 @@ class Engine:
 
     def watermark(self, tables: Tables) -> datetime | None:
         """The latest time the engine has judged (from ``rule_clock``), if any."""
-        entry = tables["rule_clock"].get(ENGINE_CLOCK)
-        return _time(entry["watermark"]) if entry else None
+        return stored_watermark(tables)
 
     # --- error isolation --------------------------------------------------------------
 
@@ -810,6 +809,12 @@ class Engine:
         current = self.watermark(tables)
         if current is None or now > current:
             tables["rule_clock"][ENGINE_CLOCK] = {"watermark": _iso(now)}
+
+
+def stored_watermark(tables: Tables) -> datetime | None:
+    """The latest time an engine judged on these tables (``rule_clock``), if any."""
+    entry = tables["rule_clock"].get(ENGINE_CLOCK)
+    return _time(entry["watermark"]) if entry else None
 
 
 # --- construction helpers ------------------------------------------------------------------
