@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from streams.gaps import OffsetTracker, read_range, start_offsets
 from aiokafka.errors import (
     CorruptRecordException,
     InvalidTopicError,
@@ -32,6 +31,7 @@ from aiokafka.errors import (
     UnsupportedForMessageFormatError,
 )
 
+from streams.gaps import OffsetTracker, read_range, start_offsets
 from streams.ingest import DeadLetter, dead_letter, decode, encode, shrunk
 from streams.judging import Judging
 from streams.merge import EventTimeMerge

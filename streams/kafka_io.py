@@ -7,7 +7,6 @@ clients of ``orderhub topics | produce | alerts | dlq`` and of the tests.
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator

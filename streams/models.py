@@ -1,9 +1,10 @@
 """Event and alert schemas: the contract between ERP/warehouse systems and OrderHub.
 
 Every event is a flat JSON object with a ``type`` that selects its model. All events carry
-an id, an event time (ISO 8601 with an explicit UTC offset), the source system and the business keys that apply
-(order id, region, model). Quantities are whole units and never negative; money is a
-Decimal in CNY; fractions (percentages) are Decimals between 0 and 1.
+an id, an event time (ISO 8601 with an explicit UTC offset), the source system and the
+business keys that apply (order id, region, model). Quantities are whole units, never
+negative, at most ``MAX_QUANTITY``; money is a Decimal in CNY; fractions (percentages) are
+Decimals between 0 and 1.
 
 ``parse_event`` is the one entry point that turns a dict into a typed event; it raises
 ``pydantic.ValidationError`` for a record that does not fit, which the ingest agents turn
