@@ -185,8 +185,16 @@ def test_records_the_broker_refuses_for_good_are_422_not_503() -> None:
 
 @pytest.mark.parametrize(
     ("host", "loopback"),
-    [("127.0.0.1", True), ("::1", True), ("localhost", True), ("127.0.0.2", True)]
-    + [("0.0.0.0", False), ("10.1.2.3", False), ("::", False), ("erp-gw.example", False)],
+    [
+        ("127.0.0.1", True),
+        ("::1", True),
+        ("localhost", True),
+        ("127.0.0.2", True),
+        ("0.0.0.0", False),
+        ("10.1.2.3", False),
+        ("::", False),
+        ("erp-gw.example", False),
+    ],
 )
 def test_loopback_hosts(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
