@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from connectors.exceptions import PublishError
 from orderhub.settings import Settings
 from streams.ingest import DeadLetter, dead_letter, encode
-from streams.kafka_io import Routed, client_config
+from streams.kafka_io import REFUSED_FOR_GOOD, Routed, client_config
 from streams.models import EVENT_FAMILY, Event
 from streams.topics import Topics, routing_key
 
@@ -72,10 +72,23 @@ class KafkaSink:
 
         try:
             futures = [self._producer.send(r.topic, key=r.key, value=r.value) for r in records]
-            for future in futures:
-                future.get(timeout=ACK_TIMEOUT)
-        except KafkaError as exc:
+        except KafkaError as exc:  # before any send: nothing went out
             raise PublishError(f"Kafka did not take {len(records)} record(s): {exc}") from exc
+        acked: set[int] = set()
+        errors: dict[int, Exception] = {}
+        for index, future in enumerate(futures):
+            try:
+                future.get(timeout=ACK_TIMEOUT)
+                acked.add(index)
+            except KafkaError as exc:
+                errors[index] = exc
+        if errors:
+            first = next(iter(errors.values()))
+            raise PublishError(
+                f"Kafka did not take {len(errors)} of {len(records)} record(s): {first}",
+                frozenset(acked),
+                permanent=all(isinstance(e, REFUSED_FOR_GOOD) for e in errors.values()),
+            ) from first
 
     def close(self) -> None:
         self._producer.close()

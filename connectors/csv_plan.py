@@ -7,7 +7,8 @@ shell).
 What the exports look like, and so what is accepted:
 
 * UTF-8 with or without a BOM (Excel's "CSV UTF-8"), or GB18030/GBK (Excel's "CSV" on a
-  Chinese Windows); comma-separated.
+  Chinese Windows), comma-separated; or UTF-16 with a BOM, tab-separated (Excel's "Unicode
+  text"); or an Excel workbook (.xlsx, its first sheet, ``connectors.xlsx``).
 * Optional title or note rows above the header, e.g. ``华北区域周需求计划表``.
 * A header row in Chinese or English: 区域/region, 型号/model, 周开始日期 or 周一/week_start,
   需求数量/quantity. A unit in brackets (``需求数量（台）``) and extra columns (备注) are fine.
@@ -16,7 +17,7 @@ What the exports look like, and so what is accepted:
 
 A bad row never stops the file and is never dropped: it becomes a ``Rejection`` with its
 ``file:row``, a reason code and the row's text. Only a file no row of which can be read
-(encoding, no header, a required column missing) raises ``UnreadableFile``.
+(encoding, format, no header, a required column missing) raises ``UnreadableFile``.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from pydantic import ValidationError
 
 from connectors.exceptions import UnreadableFile
 from streams.ingest import validation_text
-from streams.models import WeeklyPlan
+from streams.models import MAX_QUANTITY, WeeklyPlan
 
 RowReason = Literal[
     "missing_value",  # a required cell is empty
@@ -46,11 +47,21 @@ RowReason = Literal[
     "duplicate_key",  # same region, model and week as an earlier row: which one is meant?
     "extra_cells",  # more cells than the header: the row's columns are shifted
     "summary_row",  # 合计/总计/total: a sum, not a model's demand
+    "too_large",  # a row over MAX_ROW_CHARS: no plan row is that long
     "malformed",  # the csv module cannot read the row (e.g. an oversized field)
     "invalid",  # a value the event schema refuses (e.g. longer than 128 characters)
 ]
 FileReason = Literal[
-    "empty", "bad_encoding", "no_header", "missing_column", "duplicate_column", "cannot_read"
+    "empty",
+    "bad_encoding",
+    "unsupported_format",  # a format we do not read (.xls, .ods, …), named in the error
+    "bad_xlsx",  # an .xlsx that openpyxl cannot open
+    "no_header",
+    "missing_column",
+    "duplicate_column",
+    "cannot_read",
+    "outside_folder",  # a link in the watch folder that points out of it (not followed)
+    "too_large",  # a sheet of more rows than a plan has
 ]
 
 # The columns of the form and the header texts that name them (normalised, see _norm).
@@ -69,7 +80,14 @@ LABELS = {
 }
 # Rows above the header we look through for it (a title and a note or two).
 MAX_PREAMBLE_ROWS = 10
-SUMMARY_WORDS = frozenset({"合计", "总计", "小计", "total", "subtotal", "sum"})
+SUMMARY_WORDS = frozenset(
+    {"合计", "总计", "小计", "共计", "total", "subtotal", "sum", "grandtotal"}
+)
+# A plan row is a few short cells; a longer one is a mistake (and is dead-lettered cut).
+MAX_ROW_CHARS = 64 * 1024
+# Digits a quantity may have: MAX_QUANTITY has 10; more is no demand (and int() of
+# thousands of digits is slow, then refused).
+MAX_QUANTITY_DIGITS = 10
 
 _FORM_NAME = re.compile(r"^\s*(?P<region>.+?)\s*(?:区域)?周需求计划表")
 _PLACEHOLDER = re.compile(r"^[×xX*＊]+$")  # the blank form's "××区域"
@@ -80,6 +98,7 @@ _DATE = re.compile(
 )
 _COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 _QUANTITY = re.compile(r"^([+-]?)(\d{1,3}(?:,\d{3})+|\d+)(?:\.0*)?$")
+_SUMMARY_NOISE = re.compile(r"[\s_:：]+")
 
 
 @dataclass(frozen=True)
@@ -114,10 +133,32 @@ def region_from_name(name: str) -> str | None:
     return match["region"]
 
 
+# Magic numbers of formats that are no CSV text, and what to tell the sender.
+_NOT_TEXT: tuple[tuple[bytes, str], ...] = (
+    (
+        b"\xd0\xcf\x11\xe0",
+        "an Excel 97-2003 workbook (.xls); save it as .xlsx or as CSV UTF-8",
+    ),
+    (b"%PDF", "a PDF document; export the plan as .xlsx or CSV UTF-8"),
+)
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
 def decode_text(data: bytes, file: str) -> str:
-    """The file's text: UTF-8 (BOM or not) first, as it is unambiguous; else GB18030."""
+    """The file's text: UTF-16 with a BOM (Excel's "Unicode text"), UTF-8 (BOM or not), as
+    it is unambiguous; else GB18030."""
     if not data.strip():
         raise UnreadableFile(file, "empty", "the file is empty")
+    for magic, what in _NOT_TEXT:
+        if data.startswith(magic):
+            raise UnreadableFile(file, "unsupported_format", f"the file is {what}")
+    if data.startswith(UTF16_BOMS):
+        try:
+            return data.decode("utf-16").removeprefix("\ufeff")
+        except UnicodeDecodeError as exc:
+            raise UnreadableFile(
+                file, "bad_encoding", f"UTF-16 (Unicode text) with a bad byte at {exc.start}"
+            ) from exc
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -125,7 +166,9 @@ def decode_text(data: bytes, file: str) -> str:
             text = data.decode("gb18030")
         except UnicodeDecodeError as exc:
             raise UnreadableFile(
-                file, "bad_encoding", f"neither UTF-8 nor GB18030 (byte {exc.start})"
+                file,
+                "bad_encoding",
+                f"neither UTF-8, UTF-16 nor GB18030 (byte {exc.start}); save it as CSV UTF-8",
             ) from exc
     return text.removeprefix("\ufeff")  # GB18030's own BOM decodes to U+FEFF
 
@@ -145,7 +188,21 @@ def parse_plan_csv(
     """
     if received_at.tzinfo is None:
         raise ValueError("received_at must be timezone-aware")
-    rows = _Rows(decode_text(data, file))
+    text = decode_text(data, file)
+    # Excel's "Unicode text" is UTF-16 and tab-separated; its CSVs are comma-separated.
+    delimiter = "\t" if data.startswith(UTF16_BOMS) else ","
+    return parse_plan_rows(_Rows(text, delimiter), file, received_at, region, source)
+
+
+def parse_plan_rows(
+    rows: Iterator[Row],
+    file: str,
+    received_at: datetime,
+    region: str | None = None,
+    source: str = "erp",
+) -> PlanBatch:
+    """The form's rows, from a CSV or a workbook (``connectors.xlsx``), through the same
+    checks: events and rejections."""
     header, title_region = _find_header(rows, file)
     columns = _columns(header.cells, file)
     file_region = region or region_from_name(file) or title_region
@@ -166,7 +223,9 @@ def parse_plan_csv(
 
 
 @dataclass(frozen=True)
-class _Row:
+class Row:
+    """One row of the form: its line (or sheet row) number, its cells, its text."""
+
     line: int
     cells: list[str]
     text: str
@@ -180,11 +239,11 @@ class _Rows:
     the current row's (several when a quoted cell holds a line break).
     """
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, delimiter: str = ",") -> None:
         self._lines = iter(io.StringIO(text, newline=""))
         self._taken: list[str] = []
         self._count = 0
-        self._reader = csv.reader(self._pull())
+        self._reader = csv.reader(self._pull(), delimiter=delimiter)
 
     def _pull(self) -> Iterator[str]:
         for line in self._lines:
@@ -192,10 +251,10 @@ class _Rows:
             self._count += 1
             yield line
 
-    def __iter__(self) -> Iterator[_Row]:
+    def __iter__(self) -> Iterator[Row]:
         return self
 
-    def __next__(self) -> _Row:
+    def __next__(self) -> Row:
         first = self._count + 1
         try:
             cells = next(self._reader)
@@ -205,7 +264,7 @@ class _Rows:
         # At the end, next() raised StopIteration, which ends this iterator too.
         text = "".join(self._taken).rstrip("\r\n")
         self._taken.clear()
-        return _Row(first, cells, text, error)
+        return Row(first, cells, text, error)
 
 
 def _norm(text: str) -> str:
@@ -221,7 +280,7 @@ def _is_header(cells: Sequence[str]) -> bool:
     return len({_ALIASES[n] for c in cells if (n := _norm(c)) in _ALIASES}) >= 2
 
 
-def _find_header(rows: _Rows, file: str) -> tuple[_Row, str | None]:
+def _find_header(rows: Iterator[Row], file: str) -> tuple[Row, str | None]:
     """The header row, and a region named by a title row above it."""
     title_region = None
     for seen, row in enumerate(rows):
@@ -276,8 +335,21 @@ def parse_quantity(text: str) -> int | None:
     match = _QUANTITY.match(unicodedata.normalize("NFKC", text).strip())
     if match is None:
         return None
-    value = int(match[2].replace(",", ""))
+    digits = match[2].replace(",", "").lstrip("0") or "0"
+    if len(digits) > MAX_QUANTITY_DIGITS:
+        return None
+    value = int(digits)
     return -value if match[1] == "-" else value
+
+
+def _short(text: str, limit: int = 40) -> str:
+    """A cell quoted for an error, cut: a 100,000-digit cell must not fill the message."""
+    return repr(text) if len(text) <= limit else f"{text[:limit]!r}… ({len(text):,} characters)"
+
+
+def _is_summary(cell: str) -> bool:
+    """合计, 总 计, 合计：, Total, Grand total …: a cell that names a sum."""
+    return _SUMMARY_NOISE.sub("", _norm(cell)) in SUMMARY_WORDS if len(cell) < 40 else False
 
 
 def event_id(file: str, row: int, region: str, model: str, week: date, quantity: int) -> str:
@@ -304,31 +376,36 @@ class _RowParser:
     rejections: list[Rejection] = field(default_factory=list)
     seen: dict[tuple[str, str, date], int] = field(default_factory=dict)
 
-    def add(self, row: _Row) -> None:
+    def add(self, row: Row) -> None:
         if row.error is not None:
             self._reject(row, [("malformed", f"unreadable CSV row: {row.error}")])
             return
         if not any(c.strip() for c in row.cells):
             return  # a blank spacer row carries nothing to lose
+        if len(row.text) > MAX_ROW_CHARS:
+            self._reject(
+                row, [("too_large", f"a row of {len(row.text):,} characters; no plan row is")]
+            )
+            return
         result = self._event(row)
         if isinstance(result, WeeklyPlan):
             self.events.append(result)
         else:
             self._reject(row, result)
 
-    def _reject(self, row: _Row, problems: list[tuple[RowReason, str]]) -> None:
+    def _reject(self, row: Row, problems: list[tuple[RowReason, str]]) -> None:
         # One reason code per row (the first problem), but every problem in the text.
         error = "; ".join(message for _, message in problems)
         self.rejections.append(Rejection(self.file, row.line, problems[0][0], error, row.text))
 
-    def _cell(self, row: _Row, name: str) -> str:
+    def _cell(self, row: Row, name: str) -> str:
         index = self.columns.get(name)
         return row.cells[index].strip() if index is not None and index < len(row.cells) else ""
 
-    def _event(self, row: _Row) -> WeeklyPlan | list[tuple[RowReason, str]]:
+    def _event(self, row: Row) -> WeeklyPlan | list[tuple[RowReason, str]]:
         problems: list[tuple[RowReason, str]] = []
         cells = {name: self._cell(row, name) for name in COLUMNS}
-        if any(_norm(cells[name]) in SUMMARY_WORDS for name in ("region", "model")):
+        if any(_is_summary(cell) for cell in row.cells):
             return [("summary_row", "a total row (合计/total), not one model's demand")]
         extra = [c for c in row.cells[self.width :] if c.strip()]
         if extra:
@@ -344,7 +421,7 @@ class _RowParser:
             problems.append(
                 (
                     "bad_date",
-                    f"{LABELS['week_start']} {cells['week_start']!r} is not a date "
+                    f"{LABELS['week_start']} {_short(cells['week_start'])} is not a date "
                     "(expected YYYY-MM-DD)",
                 )
             )
@@ -353,11 +430,12 @@ class _RowParser:
                 ("not_monday", f"{LABELS['week_start']} {week} is a {week:%A}, not a Monday")
             )
         quantity = parse_quantity(cells["quantity"]) if cells["quantity"] else None
-        if cells["quantity"] and (quantity is None or quantity < 0):
+        if cells["quantity"] and (quantity is None or not 0 <= quantity <= MAX_QUANTITY):
             problems.append(
                 (
                     "bad_quantity",
-                    f"{LABELS['quantity']} {cells['quantity']!r} is not a whole number ≥ 0",
+                    f"{LABELS['quantity']} {_short(cells['quantity'])} is not a whole number "
+                    f"from 0 to {MAX_QUANTITY:,}",
                 )
             )
         if problems or region is None or week is None or quantity is None:
@@ -367,7 +445,10 @@ class _RowParser:
     def _region(self, cell: str, problems: list[tuple[RowReason, str]]) -> str | None:
         if cell and self.region is not None and cell != self.region:
             problems.append(
-                ("region_mismatch", f"{LABELS['region']} {cell!r} in a plan for {self.region!r}")
+                (
+                    "region_mismatch",
+                    f"{LABELS['region']} {_short(cell)} in a plan for {self.region!r}",
+                )
             )
             return None
         if not cell and self.region is None:
@@ -376,7 +457,7 @@ class _RowParser:
         return cell or self.region
 
     def _build(
-        self, row: _Row, region: str, model: str, week: date, quantity: int
+        self, row: Row, region: str, model: str, week: date, quantity: int
     ) -> WeeklyPlan | list[tuple[RowReason, str]]:
         key = (region, model, week)
         earlier = self.seen.get(key)

@@ -10,7 +10,19 @@ class ConnectorError(OrderHubError):
 
 
 class PublishError(ConnectorError):
-    """The broker did not acknowledge a record; the input must be kept for a retry."""
+    """The broker did not acknowledge a record; the input must be kept for a retry.
+
+    ``acked`` holds the indexes of the batch's records the broker did acknowledge, so a
+    caller can say exactly what went out. ``permanent`` means the broker refused a record
+    itself (e.g. over its size limit): retrying the same record cannot help.
+    """
+
+    def __init__(
+        self, message: str, acked: frozenset[int] = frozenset(), permanent: bool = False
+    ) -> None:
+        super().__init__(message)
+        self.acked = acked
+        self.permanent = permanent
 
 
 class UnreadableFile(ConnectorError):

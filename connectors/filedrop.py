@@ -1,8 +1,12 @@
-"""A watch folder for CSV exports: the ERP drops ``*.csv`` files, OrderHub publishes them.
+"""A watch folder for plan exports: the ERP drops ``*.csv`` / ``*.xlsx`` files (and Excel's
+"Unicode text" ``*.txt``), OrderHub publishes them.
 
-For each file: parse it (``connectors.csv_plan``), publish its events to the plans topic
-keyed by region and each rejected row to the dead-letter topic, and only then move it to
-``processed/`` (``failed/`` when no row of it could be read; that is dead-lettered too).
+For each file: parse it (``connectors.csv_plan``, ``connectors.xlsx``), publish its events
+to the plans topic keyed by region and each rejected row to the dead-letter topic, and only
+then move it to ``processed/`` (``failed/`` when no row of it could be read, or the broker
+refuses its records for good; that is dead-lettered too). Bad input never stops the
+watcher and never makes it retry a file forever; only a broker that does not answer
+leaves a file for the next scan. A link that points out of the folder is not followed.
 
 Restarts are safe: a file is moved only after the broker acknowledged every record, so a
 crash leaves it in the folder and the next scan publishes it again under the same event
@@ -22,17 +26,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from connectors.base import Routed, Sink, letter_record, route_event
-from connectors.csv_plan import PlanBatch, Rejection, parse_plan_csv
+from connectors.csv_plan import UTF16_BOMS, PlanBatch, Rejection, parse_plan_csv
 from connectors.exceptions import ConnectorError, PublishError, UnreadableFile
+from connectors.xlsx import is_xlsx, parse_plan_xlsx
 from streams.topics import Topics
 
 log = logging.getLogger(__name__)
 
 PROCESSED = "processed"
 FAILED = "failed"
-# An unreadable file is attached to its dead letter up to this size (Kafka's default
-# message limit is 1 MiB); a larger one is only named, and kept in failed/.
-MAX_ATTACHED_BYTES = 512 * 1024
+# What the watch folder takes; an .xls is taken too, to be told it is not read; a .txt
+# only when it is Excel's "Unicode text".
+SUFFIXES = frozenset({".csv", ".xlsx", ".xls", ".txt"})
 
 
 def origin(file: str) -> str:
@@ -60,11 +65,9 @@ def rejection_record(rejection: Rejection, topics: Topics) -> Routed:
 
 
 def unreadable_record(error: UnreadableFile, data: bytes, topics: Topics) -> Routed:
-    """An unreadable file's dead letter, with the file's bytes as they are when small enough."""
+    """An unreadable file's dead letter with the file's bytes (a large file's first bytes,
+    its size and hash: ``streams.ingest.dead_letter``); the file itself is in failed/."""
     message = f"{error.file}: {error.message}"
-    if len(data) > MAX_ATTACHED_BYTES:
-        message += f" (file of {len(data)} bytes not attached; it is in {FAILED}/)"
-        data = b""
     return letter_record(topics, error.reason, message, data, origin(error.file), 0)
 
 
@@ -80,9 +83,35 @@ class FileOutcome:
 
 
 def is_candidate(path: Path) -> bool:
-    """A dropped CSV, not a half-written or an editor's lock file (Excel's ``~$x.csv``)."""
+    """A dropped export, not a half-written or an editor's lock file (Excel's ``~$x.csv``).
+    A link counts (it is checked, not followed blindly, in ``publish_file``); a ``.txt``
+    only when it is Excel's "Unicode text" (UTF-16 with a BOM), not someone's notes."""
     name = path.name
-    return path.suffix.lower() == ".csv" and not name.startswith((".", "~$")) and path.is_file()
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES or name.startswith((".", "~$")):
+        return False
+    if path.is_symlink():
+        return True
+    return path.is_file() and (suffix != ".txt" or _starts_utf16(path))
+
+
+def _starts_utf16(path: Path) -> bool:
+    try:
+        with path.open("rb") as file:
+            return file.read(2) in UTF16_BOMS
+    except OSError:
+        return False
+
+
+def outside(path: Path, folder: Path) -> bool:
+    """Whether ``path`` is a link whose target is not in ``folder`` (or does not exist)."""
+    if not path.is_symlink():
+        return False
+    try:
+        target = path.resolve(strict=True)
+    except (OSError, RuntimeError):  # dangling, or a loop of links
+        return True
+    return target.parent != folder.resolve()
 
 
 class WatchFolder:
@@ -115,13 +144,10 @@ class WatchFolder:
         for path in self.inbox.iterdir():
             try:
                 if is_candidate(path):
-                    found.append((path.stat().st_mtime, path.name, path))
+                    found.append((path.lstat().st_mtime, path.name, path))
             except FileNotFoundError:
                 continue  # moved away meanwhile (a second watcher, an operator)
         return [path for _, _, path in sorted(found)]
-
-    def age(self, path: Path) -> float:
-        return self.clock() - path.stat().st_mtime
 
     def scan(self) -> list[FileOutcome]:
         """Process every file that has settled; leave younger ones for the next scan."""
@@ -133,8 +159,18 @@ class WatchFolder:
                 outcome = self.process(path)
             except FileNotFoundError:
                 continue
+            except PublishError:
+                raise  # the broker is away: the file stays, the next scan retries
+            except Exception as exc:
+                # A file that breaks the parser in a way nobody foresaw is still bad input:
+                # it goes to failed/ (logged with its traceback) and the watcher carries on.
+                log.exception("%s: cannot be processed", path.name)
+                outcome = self._failed(path, UnreadableFile(path.name, "cannot_read", repr(exc)))
             outcomes.append(outcome)
         return outcomes
+
+    def age(self, path: Path) -> float:
+        return self.clock() - path.lstat().st_mtime
 
     def drain(self) -> list[FileOutcome]:
         """``--once``: every file there is, waiting for the young ones to settle."""
@@ -161,9 +197,23 @@ class WatchFolder:
                 log.warning("%s; the files stay in %s for the next scan", exc, self.inbox)
             stop.wait(interval)
 
+    def _failed(self, path: Path, error: UnreadableFile) -> FileOutcome:
+        """Move ``path`` to failed/; its dead letter names it (no bytes: they broke us)."""
+        self.sink.publish([unreadable_record(error, b"", self.topics)])
+        return FileOutcome(path.name, _move(path, self.inbox / FAILED), 0, error=error)
+
     def process(self, path: Path) -> FileOutcome:
-        """Publish one file's records, then move it; ``PublishError`` leaves it in place."""
-        outcome = publish_file(path, self.sink, self.topics, self.region, self.source)
+        """Publish one file's records, then move it; a broker that did not answer leaves
+        it in place (``PublishError``), one that refuses its records for good does not."""
+        try:
+            outcome = publish_file(
+                path, self.sink, self.topics, self.region, self.source, folder=self.inbox
+            )
+        except PublishError as exc:
+            if not exc.permanent:
+                raise
+            error = UnreadableFile(path.name, "refused_by_kafka", str(exc))
+            outcome = FileOutcome(path.name, path, 0, error=error)
         moved = _move(path, self.inbox / (FAILED if outcome.error else PROCESSED))
         if outcome.error is not None:
             log.warning("%s; moved to %s", outcome.error, moved)
@@ -188,6 +238,10 @@ def parse_file(
     """
     received = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
     data = _read(path) if data is None else data
+    if is_xlsx(data):
+        return parse_plan_xlsx(data, path.name, received, region, source)
+    if path.suffix.lower() == ".xlsx":
+        raise UnreadableFile(path.name, "bad_xlsx", "named .xlsx, but not an Excel workbook")
     return parse_plan_csv(data, path.name, received, region, source)
 
 
@@ -215,11 +269,21 @@ def _move(path: Path, folder: Path) -> Path:
 
 
 def publish_file(
-    path: Path, sink: Sink, topics: Topics, region: str | None, source: str = "erp"
+    path: Path,
+    sink: Sink,
+    topics: Topics,
+    region: str | None,
+    source: str = "erp",
+    folder: Path | None = None,
 ) -> FileOutcome:
-    """Parse one file and publish its records; the file stays where it is."""
+    """Parse one file and publish its records; the file stays where it is. In a watch
+    ``folder``, a link out of it is refused unread (``outside_folder``)."""
     data = b""
     try:
+        if folder is not None and outside(path, folder):
+            raise UnreadableFile(
+                path.name, "outside_folder", "a link to a file outside the watch folder"
+            )
         data = _read(path)
         batch = parse_file(path, data, region, source)
     except UnreadableFile as exc:

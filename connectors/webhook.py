@@ -3,19 +3,25 @@
 The body is one JSON event, a JSON array of events (``application/json``) or one event per
 line (``application/x-ndjson``). Each item is validated exactly as the worker validates a
 Kafka record (``streams.ingest.decode``); a valid one goes to its family's input topic
-keyed like ``orderhub produce`` keys it, a rejected one to the dead-letter topic. The answer
-is 202 with one result per request: ``{"accepted": n, "rejected": [{index, reason, error}]}``.
+keyed like ``orderhub produce`` keys it, a rejected one to the dead-letter topic.
 
-202 is only sent once the broker acknowledged every record; if it did not, the answer is
-503 and the sender should retry the whole request (event ids make a retry harmless).
+The answer names every item: ``{"accepted": n, "published": [indexes], "rejected":
+[{index, reason, error}]}``. 202 when every item was published; when some were rejected
+(and dead-lettered) 413 if one was too large, else 409 if one reused an event id with other
+content, else 422: a client error, as retrying the same items cannot help. 503 (with
+``Retry-After``) only when the broker did not acknowledge; ``published`` then says which
+items did go out (event ids make a retry of the whole request harmless).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
+import ipaddress
 import json
 import logging
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,8 +30,9 @@ from aiohttp import web
 
 from connectors.base import Routed, Sink, letter_routed
 from connectors.exceptions import PublishError
-from streams.ingest import DeadLetter, dead_letter, decode
+from streams.ingest import DeadLetter, Unreadable, dead_letter, decode, encode, read_json
 from streams.kafka_io import route_line
+from streams.models import Event
 from streams.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -36,6 +43,9 @@ JSON_TYPES = frozenset({"application/json"})
 NDJSON_TYPES = frozenset({"application/x-ndjson", "application/ndjson", "application/jsonl"})
 MAX_BODY_BYTES = 8 * 1024 * 1024
 RETRY_AFTER_SECONDS = 5
+# Event ids remembered with their content's hash, to answer 409 to a reused id.
+REMEMBERED_IDS = 100_000
+ID_REUSED = "id_reused"
 
 
 class BadBody(ValueError):
@@ -47,16 +57,56 @@ class BadBody(ValueError):
         self.reason = reason
 
 
+class SeenIds:
+    """The content hash of the last ``size`` event ids published through this webhook.
+
+    A sender that reuses an id for other content would have it silently ignored by the
+    worker (it de-duplicates by id); here it is told (409). Memory only: a restart forgets.
+    """
+
+    def __init__(self, size: int = REMEMBERED_IDS) -> None:
+        self.size = size
+        self._digests: OrderedDict[str, str] = OrderedDict()
+
+    def conflict(self, event: Event, digest: str) -> bool:
+        known = self._digests.get(event.event_id)
+        return known is not None and known != digest
+
+    def remember(self, event_id: str, digest: str) -> None:
+        self._digests[event_id] = digest
+        self._digests.move_to_end(event_id)
+        while len(self._digests) > self.size:
+            self._digests.popitem(last=False)
+
+
 @dataclass
 class Outcome:
-    """The records one request publishes, and the answer it gets once they are published."""
+    """The records one request publishes (record i is item i), and the answer."""
 
     records: list[Routed] = field(default_factory=list)
-    accepted: int = 0
     rejected: list[dict[str, Any]] = field(default_factory=list)
+    # Item index -> (event id, content hash) of each valid event, remembered once published.
+    ids: dict[int, tuple[str, str]] = field(default_factory=dict)
 
-    def answer(self) -> dict[str, Any]:
-        return {"accepted": self.accepted, "rejected": self.rejected}
+    def answer(self, published: Sequence[int]) -> dict[str, Any]:
+        return {"accepted": len(self.ids), "published": list(published), "rejected": self.rejected}
+
+    def status(self) -> int:
+        reasons = {r["reason"] for r in self.rejected}
+        if "too_large" in reasons:
+            return 413
+        if ID_REUSED in reasons:
+            return 409
+        return 422 if reasons else 202
+
+
+def _item_bytes(item: Any) -> bytes:
+    """One array item as JSON bytes; a lone surrogate ("\\ud800") stays an escape, so
+    the item is rejected by validation rather than crashing the encoder."""
+    try:
+        return json.dumps(item, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(item).encode("ascii")
 
 
 def split_body(body: bytes, content_type: str) -> list[bytes]:
@@ -70,20 +120,32 @@ def split_body(body: bytes, content_type: str) -> list[bytes]:
     if content_type not in JSON_TYPES and not content_type.endswith("+json"):
         accepted = ", ".join(sorted(JSON_TYPES | NDJSON_TYPES))
         raise BadBody(415, "unsupported_media_type", f"Content-Type must be one of {accepted}")
-    try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadBody(400, "not_json", f"the body is not valid JSON: {exc}") from exc
+    data = read_json(body)
+    if isinstance(data, Unreadable):
+        raise BadBody(400, data.reason, f"the body is not valid JSON: {data.error}")
     if isinstance(data, list):
-        return [json.dumps(item, ensure_ascii=False).encode("utf-8") for item in data]
+        return [_item_bytes(item) for item in data]
     return [body]
 
 
-def handle_items(items: Sequence[bytes], topics: Topics) -> Outcome:
+def handle_items(items: Sequence[bytes], topics: Topics, seen: SeenIds | None = None) -> Outcome:
     """Validate every item; route the good ones to their topic, the bad ones to dead letters."""
     outcome = Outcome()
+    seen = seen if seen is not None else SeenIds()
     for index, raw in enumerate(items):
         result = decode(raw, ORIGIN, 0, index)
+        if not isinstance(result, DeadLetter):
+            digest = hashlib.sha256(encode(result)).hexdigest()
+            if seen.conflict(result, digest):
+                result = dead_letter(
+                    ID_REUSED,
+                    f"event id {result.event_id!r} was published before with other content; "
+                    "a changed event needs a new id",
+                    raw,
+                    ORIGIN,
+                    0,
+                    index,
+                )
         if isinstance(result, DeadLetter):
             outcome.records.append(letter_routed(result, topics))
             outcome.rejected.append(
@@ -92,7 +154,7 @@ def handle_items(items: Sequence[bytes], topics: Topics) -> Outcome:
             continue
         # Valid, so route_line finds the family and key; the bytes go on as they came.
         outcome.records.append(route_line(raw, topics, topics.dead_letter))
-        outcome.accepted += 1
+        outcome.ids[index] = (result.event_id, digest)
     return outcome
 
 
@@ -104,8 +166,13 @@ def authorized(request: web.Request, token: str | None) -> bool:
     bearer = request.headers.get("Authorization", "")
     if given is None and bearer.lower().startswith("bearer "):
         given = bearer[7:].strip()
-    # compare_digest: the time taken must not tell how much of a guess was right.
-    return given is not None and hmac.compare_digest(given.encode(), token.encode())
+    if given is None:
+        return False
+    # compare_digest: the time taken must not tell how much of a guess was right. Bytes,
+    # as it refuses non-ASCII str; surrogatepass: any header text encodes.
+    return hmac.compare_digest(
+        given.encode("utf-8", "surrogatepass"), token.encode("utf-8", "surrogatepass")
+    )
 
 
 def _error(status: int, reason: str, message: str, **headers: str) -> web.Response:
@@ -115,37 +182,55 @@ def _error(status: int, reason: str, message: str, **headers: str) -> web.Respon
 SINK: web.AppKey[Sink] = web.AppKey("sink")
 TOPICS: web.AppKey[Topics] = web.AppKey("topics")
 TOKEN: web.AppKey[str | None] = web.AppKey("token")
+SEEN: web.AppKey[SeenIds] = web.AppKey("seen")
+MAX_BODY: web.AppKey[int] = web.AppKey("max_body")
 
 
-async def _publish(request: web.Request, records: list[Routed]) -> web.Response | None:
-    """None when the broker has every record, else the 503 to answer."""
+async def _publish(request: web.Request, records: list[Routed]) -> PublishError | None:
+    """None when the broker has every record, else what it did not take."""
     try:
         await asyncio.to_thread(request.app[SINK].publish, records)
     except PublishError as exc:
         log.error("webhook: %s", exc)
-        return _error(
-            503, "unavailable", f"{exc}; retry", **{"Retry-After": str(RETRY_AFTER_SECONDS)}
-        )
+        return exc
     return None
+
+
+def _not_published(outcome: Outcome, exc: PublishError) -> web.Response:
+    """A broker that did not take everything: which items went out, and whether to retry."""
+    body = {
+        **outcome.answer(sorted(i for i in outcome.ids if i in exc.acked)),
+        "error": str(exc),
+    }
+    if exc.permanent:  # the broker refuses these records themselves: a retry cannot help
+        return web.json_response({**body, "reason": "refused_by_kafka"}, status=422)
+    retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    return web.json_response({**body, "reason": "unavailable"}, status=503, headers=retry)
 
 
 async def post_events(request: web.Request) -> web.Response:
     if not authorized(request, request.app[TOKEN]):
         return _error(401, "unauthorized", f"missing or wrong {TOKEN_HEADER}")
-    body = await request.read()
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        limit = request.app[MAX_BODY]
+        return _error(413, "too_large", f"the body is over {limit} bytes; send smaller batches")
     topics = request.app[TOPICS]
     try:
         items = split_body(body, request.content_type)
     except BadBody as exc:
-        if exc.reason == "not_json":  # kept, like any record the hub could not use
-            letter = dead_letter("not_json", str(exc), body, ORIGIN, 0, 0)
+        if exc.status == 400:  # kept, like any record the hub could not use
+            letter = dead_letter(exc.reason, str(exc), body, ORIGIN, 0, 0)
             if (failed := await _publish(request, [letter_routed(letter, topics)])) is not None:
-                return failed
+                return _not_published(Outcome(), failed)
         return _error(exc.status, exc.reason, str(exc))
-    outcome = handle_items(items, topics)
+    outcome = handle_items(items, topics, request.app[SEEN])
     if (failed := await _publish(request, outcome.records)) is not None:
-        return failed
-    return web.json_response(outcome.answer(), status=202)
+        return _not_published(outcome, failed)
+    for event_id, digest in outcome.ids.values():
+        request.app[SEEN].remember(event_id, digest)
+    return web.json_response(outcome.answer(sorted(outcome.ids)), status=outcome.status())
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -160,6 +245,18 @@ def create_app(
     app[SINK] = sink
     app[TOPICS] = topics
     app[TOKEN] = token
+    app[SEEN] = SeenIds()
+    app[MAX_BODY] = max_body
     app.router.add_post("/events", post_events)
     app.router.add_get("/healthz", healthz)
     return app
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reachable from this machine only (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name: it may resolve to anything
+        return False

@@ -167,17 +167,18 @@ def webhook(host: str, port: int) -> None:
     """Serve POST /events and GET /healthz; ORDERHUB_WEBHOOK_TOKEN sets a shared secret."""
     from aiohttp import web
 
-    from connectors.webhook import TOKEN_HEADER, create_app
+    from connectors.webhook import TOKEN_HEADER, create_app, is_loopback
     from streams.topics import Topics
 
     _logging()
     settings = get_settings()
-    token = settings.webhook_token.get_secret_value() if settings.webhook_token else None
-    if token is None and host not in ("127.0.0.1", "localhost", "::1"):
-        click.echo(
-            f"warning: listening on {host} without ORDERHUB_WEBHOOK_TOKEN: anyone who reaches "
-            f"it can publish events (set the token; senders put it in {TOKEN_HEADER})",
-            err=True,
+    # An empty token is no token: it would let an empty header in.
+    token = (settings.webhook_token.get_secret_value() if settings.webhook_token else "") or None
+    if token is None and not is_loopback(host):
+        raise click.UsageError(
+            f"refusing to listen on {host} without ORDERHUB_WEBHOOK_TOKEN: anyone who reaches "
+            f"it could publish events (set the token; senders put it in {TOKEN_HEADER}), "
+            "or listen on 127.0.0.1"
         )
     with _sink(settings) as sink:
         app = create_app(sink, Topics(settings.topic_prefix), token)

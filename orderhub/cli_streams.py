@@ -102,15 +102,23 @@ def worker_status(as_json: bool) -> None:
 def produce(file: Path, topic: str | None) -> None:
     """Publish a JSON-lines FILE, each line to its event family's input topic.
 
-    Lines are sent as they are, never validated away: a line that is not JSON or has an
-    unknown type goes to --topic (default: the orders topic) and the worker dead-letters it.
+    Each line is checked as the worker checks a record; a bad one is reported as
+    FILE:LINE: reason: error, put on the dead-letter topic and the rest are still sent.
+    Exit 0 when every line was sent, 1 when any line was rejected.
     """
-    from streams.kafka_io import produce_lines
+    from streams.kafka_io import produce_checked
 
     with file.open("rb") as lines:
-        sent = produce_lines(get_settings(), _servers(), lines, topic)
+        report = produce_checked(get_settings(), _servers(), lines, topic, f"file:{file.name}")
+    for bad in report.rejected:
+        click.echo(f"{file}:{bad.line}: {bad.reason}: {bad.error}", err=True)
+    sent = report.sent
     detail = ", ".join(f"{name}: {n}" for name, n in sorted(sent.items()))
-    click.echo(f"sent {sum(sent.values())} records ({detail})")
+    click.echo(
+        f"sent {sum(sent.values())} records ({detail}); rejected {len(report.rejected)} "
+        "lines (on the dead-letter topic)"
+    )
+    sys.exit(1 if report.rejected else 0)
 
 
 @click.group()

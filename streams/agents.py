@@ -22,9 +22,18 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from aiokafka.errors import (
+    CorruptRecordException,
+    InvalidTopicError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+    UnsupportedForMessageFormatError,
+)
+
 from streams.engine import stored_watermark
 from streams.gaps import OffsetTracker, read_range, start_offsets
-from streams.ingest import DeadLetter, dead_letter, decode, encode
+from streams.ingest import DeadLetter, dead_letter, decode, encode, shrunk
 from streams.judging import Judging
 from streams.merge import EventTimeMerge
 from streams.models import EVENT_FAMILY, Alert, Event
@@ -40,6 +49,18 @@ TICK_SECONDS = 5.0
 def _key_bytes(key: str | None) -> bytes | None:
     return key.encode("utf-8") if key is not None else None
 
+
+# A dead letter is cut to this (Kafka's default limit on a record is 1 MiB with headers).
+MAX_LETTER_BYTES = 1_000_000
+# Send errors that a retry cannot mend: the record itself is what the broker refuses.
+REFUSED_FOR_GOOD = (
+    MessageSizeTooLargeError,
+    RecordTooLargeError,
+    RecordListTooLargeError,
+    CorruptRecordException,
+    InvalidTopicError,
+    UnsupportedForMessageFormatError,
+)
 
 # Header naming the input topic-partition an event came from: the clock's source.
 SOURCE_HEADER = "orderhub-source"
@@ -100,7 +121,12 @@ def register_agents(app: Any, rt: Runtime, input_partitions: int) -> None:
     alerts = app.topic(rt.topics.alerts, partitions=1, **raw)
     dlq = app.topic(rt.topics.dead_letter, partitions=1, **raw)
 
+    unsent = [0]  # dead letters the broker refused for good: counted, logged, passed
+
     async def send_dead_letter(letter: DeadLetter, key: bytes | None) -> None:
+        """Publish ``letter`` cut to fit; one the broker refuses for good is counted,
+        logged once and passed, so that no record can hold its partition forever."""
+        letter = shrunk(letter, MAX_LETTER_BYTES)
         log.warning(
             "dead letter %s from %s[%d]@%d: %s",
             letter.reason,
@@ -109,7 +135,21 @@ def register_agents(app: Any, rt: Runtime, input_partitions: int) -> None:
             letter.offset,
             letter.error,
         )
-        await _send(dlq, key, letter.model_dump_json().encode("utf-8"))
+        try:
+            await _send(dlq, key, letter.model_dump_json().encode("utf-8"))
+        except REFUSED_FOR_GOOD as exc:
+            unsent[0] += 1
+            log.error(
+                "dead letter of %s[%d]@%d (%d bytes, sha256 %s) cannot be published: %r; "
+                "passed without it (%d dead letter(s) lost so far)",
+                letter.topic,
+                letter.partition,
+                letter.offset,
+                letter.size,
+                letter.sha256,
+                exc,
+                unsent[0],
+            )
 
     async def send_alerts(found: list[Alert]) -> None:
         for alert in found:

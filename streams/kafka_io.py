@@ -7,7 +7,6 @@ clients of ``orderhub topics | produce | alerts | dlq`` and of the tests.
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -15,12 +14,32 @@ from dataclasses import dataclass
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import (
+    CorruptRecordError,
+    InvalidRecordError,
+    InvalidTopicError,
+    KafkaError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    TopicAlreadyExistsError,
+    UnsupportedForMessageFormatError,
+)
 
 from orderhub.settings import Settings
 from streams.exceptions import StreamsError
+from streams.ingest import DeadLetter, decode, read_json
 from streams.models import EVENT_FAMILY
 from streams.topics import FAMILIES, Topics, routing_key
+
+# Send errors that name the record itself: sending it again cannot help.
+REFUSED_FOR_GOOD: tuple[type[KafkaError], ...] = (
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    CorruptRecordError,
+    InvalidRecordError,
+    InvalidTopicError,
+    UnsupportedForMessageFormatError,
+)
 
 
 def client_config(settings: Settings, bootstrap: str) -> dict[str, Any]:
@@ -105,17 +124,15 @@ def route_line(line: bytes, topics: Topics, fallback: str) -> Routed:
     The producer never validates data away: a line that is not JSON, not an object or has
     no known type is sent as it is to ``fallback``, and the worker dead-letters it.
     """
-    try:
-        data = json.loads(line)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return Routed(fallback, None, line)
+    data = read_json(line)
     if not isinstance(data, dict):
         return Routed(fallback, None, line)
     type_name = data.get("type")
     family = EVENT_FAMILY.get(type_name) if isinstance(type_name, str) else None
     key = routing_key(data, family)
     topic = topics.family(family) if family is not None else fallback
-    return Routed(topic, key.encode("utf-8") if key else None, line)
+    # surrogatepass: a key with a lone surrogate ("\ud800") must not crash the sender.
+    return Routed(topic, key.encode("utf-8", "surrogatepass") if key else None, line)
 
 
 def resolve_topic(topics: Topics, name: str) -> str:
@@ -126,7 +143,9 @@ def resolve_topic(topics: Topics, name: str) -> str:
 def produce_lines(
     settings: Settings, bootstrap: str, lines: Iterable[bytes], topic: str | None
 ) -> Counter[str]:
-    """Send every non-empty line; ``topic`` forces one topic. Returns records per topic."""
+    """Send every non-empty line as it is, unchecked; ``topic`` forces one topic.
+    Returns records per topic. (The tests' way to put bad records before the worker;
+    ``orderhub produce`` checks each line first: ``produce_checked``.)"""
     topics = Topics(settings.topic_prefix)
     fallback = resolve_topic(topics, topic) if topic else topics.family("orders")
     sent: Counter[str] = Counter()
@@ -145,6 +164,99 @@ def produce_lines(
         finally:
             producer.close()
     return sent
+
+
+@dataclass(frozen=True)
+class LineRejected:
+    """A line ``orderhub produce`` did not send (it went to the dead-letter topic)."""
+
+    line: int
+    reason: str
+    error: str
+
+
+@dataclass
+class ProduceReport:
+    """What ``produce_checked`` did: records sent per topic, lines rejected."""
+
+    sent: Counter[str]
+    rejected: list[LineRejected]
+
+
+def check_line(
+    line: bytes, number: int, origin: str, topics: Topics, topic: str | None
+) -> Routed | DeadLetter:
+    """A line's record, or its dead letter: the worker's own checks (``ingest.decode``),
+    so a line is refused here for exactly what the worker would dead-letter it for."""
+    where = resolve_topic(topics, topic) if topic else None
+    result = decode(line, where or origin, 0, number)
+    if isinstance(result, DeadLetter):
+        return result.model_copy(update={"topic": origin})  # where the line came from
+    routed = route_line(line, topics, topics.dead_letter)
+    return Routed(where or routed.topic, routed.key, routed.value)
+
+
+def produce_checked(
+    settings: Settings,
+    bootstrap: str,
+    lines: Iterable[bytes],
+    topic: str | None,
+    origin: str,
+) -> ProduceReport:
+    """Check every non-empty line; send the good ones, dead-letter the bad ones (with
+    ``origin``, e.g. ``file:events.jsonl``, and the line number), never stop at one.
+
+    A line the broker refuses for good (over its size limit) is a rejection too; a broker
+    that does not answer is a ``StreamsError`` after everything that could go went.
+    """
+    topics = Topics(settings.topic_prefix)
+    report = ProduceReport(Counter(), [])
+    pending: list[tuple[int, str, Any]] = []
+    with _kafka_errors(f"cannot produce to {bootstrap}"):
+        producer = KafkaProducer(**client_config(settings, bootstrap), acks="all", linger_ms=5)
+        try:
+            for number, line in enumerate(lines, start=1):
+                line = line.rstrip(b"\r\n")
+                if not line.strip():
+                    continue
+                checked = check_line(line, number, origin, topics, topic)
+                if isinstance(checked, DeadLetter):
+                    report.rejected.append(LineRejected(number, checked.reason, checked.error))
+                    checked = Routed(topics.dead_letter, origin.encode(), letter_bytes(checked))
+                    target = "dead letter"
+                else:
+                    target = checked.topic
+                future = producer.send(checked.topic, key=checked.key, value=checked.value)
+                pending.append((number, target, future))
+            producer.flush()
+        finally:
+            producer.close()
+    _collect(pending, report)
+    return report
+
+
+def letter_bytes(letter: DeadLetter) -> bytes:
+    return letter.model_dump_json().encode("utf-8")
+
+
+def _collect(pending: list[tuple[int, str, Any]], report: ProduceReport) -> None:
+    """Count what the broker took; a record it refused for good is a rejected line."""
+    failed: list[str] = []
+    for number, target, future in pending:
+        exc = future.exception if future.is_done else None
+        if exc is None and future.is_done:
+            if target != "dead letter":
+                report.sent[target] += 1
+        elif isinstance(exc, REFUSED_FOR_GOOD):
+            report.rejected.append(LineRejected(number, "refused_by_kafka", str(exc)))
+        else:
+            failed.append(f"line {number}: {exc or 'not acknowledged'}")
+    if failed:
+        sent = sum(report.sent.values())
+        raise StreamsError(
+            f"Kafka did not take {len(failed)} line(s) ({failed[0]}); "
+            f"{sent} record(s) were sent, {len(report.rejected)} line(s) rejected"
+        )
 
 
 # --- reading topics ----------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """Event and alert schemas: the contract between ERP/warehouse systems and OrderHub.
 
 Every event is a flat JSON object with a ``type`` that selects its model. All events carry
-an id, an event time (timezone-aware), the source system and the business keys that apply
-(order id, region, model). Quantities are whole units and never negative; money is a
-Decimal in CNY; fractions (percentages) are Decimals between 0 and 1.
+an id, an event time (ISO 8601 with an explicit UTC offset), the source system and the
+business keys that apply (order id, region, model). Quantities are whole units, never
+negative, at most ``MAX_QUANTITY``; money is a Decimal in CNY; fractions (percentages) are
+Decimals between 0 and 1.
 
 ``parse_event`` is the one entry point that turns a dict into a typed event; it raises
 ``pydantic.ValidationError`` for a record that does not fit, which the ingest agents turn
@@ -12,15 +13,42 @@ into a dead-letter record.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, NonNegativeInt, TypeAdapter
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter
+from pydantic_core import PydanticCustomError
 
-Quantity = NonNegativeInt
+# Whole units, never negative; a billion of one model is no order, it is a typo or a sum.
+MAX_QUANTITY = 1_000_000_000
+Quantity = Annotated[int, Field(ge=0, le=MAX_QUANTITY)]
 Money = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=2)]
 Key = Annotated[str, Field(min_length=1, max_length=128)]
+
+# A number, or a text of digits, is epoch seconds: pydantic reads it as UTC, which is a
+# guess (ERP systems write local epoch seconds too). A time must say its offset itself.
+_NUMBER = re.compile(r"^\s*[+-]?\d+(\.\d*)?\s*$")
+
+
+def _explicit_offset(value: Any) -> Any:
+    """Refuse epoch seconds before pydantic turns them into a UTC time."""
+    if isinstance(value, bool | int | float | Decimal) or (
+        isinstance(value, str) and _NUMBER.match(value)
+    ):
+        raise PydanticCustomError(
+            "time_without_offset",
+            "epoch seconds are not a time: give an ISO 8601 time with its UTC offset, "
+            "e.g. 2026-11-02T09:30:00+08:00",
+        )
+    return value
+
+
+# A time with an explicit UTC offset (``+08:00``, ``Z``); naive times and epoch seconds are
+# refused (``timezone_aware`` / ``time_without_offset`` errors). datetime objects pass as
+# they are, so the rule engine and replay keep building events from aware datetimes.
+Time = Annotated[AwareDatetime, BeforeValidator(_explicit_offset)]
 
 
 class Event(BaseModel):
@@ -30,7 +58,7 @@ class Event(BaseModel):
 
     event_id: Key
     type: str
-    event_time: AwareDatetime
+    event_time: Time
     source: Key = Field(description="the system that produced the event, e.g. 'erp' or 'wms'")
 
 
@@ -274,7 +302,7 @@ class ShipmentDispatched(Event):
     model: Key
     quantity: Quantity
     carrier: str = ""
-    eta: AwareDatetime | None = None
+    eta: Time | None = None
 
 
 class ShipmentEtaUpdated(Event):
@@ -285,7 +313,7 @@ class ShipmentEtaUpdated(Event):
     order_id: Key
     region: Key
     model: Key
-    eta: AwareDatetime
+    eta: Time
 
 
 # --- plans and forecasts -------------------------------------------------------------------

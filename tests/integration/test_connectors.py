@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import subprocess
@@ -96,11 +97,16 @@ def test_watch_once_publishes_good_rows_to_plans_and_the_bad_row_to_dead_letters
 
     [record] = read_all(kafka_bootstrap, topics.dead_letter, 1)
     letter = json.loads(record.value)
-    assert base64.b64decode(letter.pop("value_base64")).decode("utf-8") == "X4,2026-11-02,十二,"
+    row = "X4,2026-11-02,十二,".encode()
+    assert base64.b64decode(letter.pop("value_base64")) == row
     assert letter == {
         "reason": "bad_quantity",
-        "error": f"{NAME}:6: 需求数量/quantity '十二' is not a whole number ≥ 0",
+        "error": f"{NAME}:6: 需求数量/quantity '十二' is not a whole number "
+        "from 0 to 1,000,000,000",
         "topic": f"file:{NAME}",
         "partition": 0,
         "offset": 6,
+        "size": len(row),
+        "sha256": hashlib.sha256(row).hexdigest(),
+        "truncated": False,
     }

@@ -118,8 +118,8 @@ def test_malformed_records_are_dead_lettered_with_reason_and_bytes(worker: Worke
     by_value = {base64.b64decode(d["value_base64"]): d for d in letters}
     assert {value: d["reason"] for value, d in by_value.items()} == {
         bad_json: "not_json",
-        missing.encode(): "invalid",
-        negative.encode(): "invalid",
+        missing.encode(): "missing_field",
+        negative.encode(): "invalid_value",
         unknown.encode(): "unknown_type",
     }
     assert by_value[missing.encode()]["error"] == "region: Field required"

@@ -25,7 +25,8 @@ def test_dry_run_prints_events_as_jsonl_and_rejections_on_stderr(tmp_path: Path)
         120,
     )
     assert result.stderr.splitlines() == [
-        f"{NAME}:3: bad_quantity: 需求数量/quantity 'abc' is not a whole number ≥ 0",
+        f"{NAME}:3: bad_quantity: 需求数量/quantity 'abc' is not a whole number "
+        "from 0 to 1,000,000,000",
         "    | X2,2026-11-02,abc",
     ]
 

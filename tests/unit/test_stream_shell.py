@@ -95,7 +95,7 @@ def test_the_demo_file_is_the_generators_output_and_only_the_bad_lines_are_dead(
             # The week, plus October's lead-in for the special order's pick-up window.
             assert "2026-10-21" <= result.event_time.date().isoformat() <= "2026-11-08"
             apply_event(tables, result, seq)
-    assert reasons == {"not_json": 1, "invalid": 1, "unknown_type": 1}
+    assert reasons == {"not_json": 1, "invalid_value": 1, "unknown_type": 1}
     regions = {k: v["qty"] for k, v in tables["in_transit_region"].items()}
     assert set(regions) == {"north", "east", "south", "west"}
     assert all(qty > 0 for qty in regions.values())
