@@ -40,7 +40,7 @@ unit: venv
 	$(BIN)/pytest -q tests --ignore=tests/integration -p no:cacheprovider
 
 integration: venv
-	$(BIN)/pytest -q tests/integration -p no:cacheprovider
+	$(BIN)/pytest -q tests/integration -p no:cacheprovider --durations=10
 
 rules-check: venv
 	$(OH) rules check rules/
