@@ -168,15 +168,21 @@ def server_properties(
 
 
 def log4j_properties() -> str:
-    """log4j 1.x config: INFO to stdout, which `up` redirects into the broker's log file."""
+    """log4j 2 config (Kafka 4 logs through log4j 2): INFO to stdout, which `up` redirects
+    into the broker's log file."""
     return (
-        "log4j.rootLogger=INFO, stdout\n"
-        "log4j.appender.stdout=org.apache.log4j.ConsoleAppender\n"
-        "log4j.appender.stdout.layout=org.apache.log4j.PatternLayout\n"
-        "log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n\n"
+        "status = warn\n"
+        "appender.stdout.type = Console\n"
+        "appender.stdout.name = STDOUT\n"
+        "appender.stdout.layout.type = PatternLayout\n"
+        "appender.stdout.layout.pattern = [%d] %p %m (%c)%n\n"
+        "rootLogger.level = INFO\n"
+        "rootLogger.appenderRef.stdout.ref = STDOUT\n"
         # The request and state-change loggers repeat every request at INFO; keep the log short.
-        "log4j.logger.kafka.request.logger=WARN\n"
-        "log4j.logger.state.change.logger=WARN\n"
+        "logger.request.name = kafka.request.logger\n"
+        "logger.request.level = WARN\n"
+        "logger.statechange.name = state.change.logger\n"
+        "logger.statechange.level = WARN\n"
     )
 
 
@@ -287,7 +293,7 @@ class LocalKafka:
         self.log_file = self.state_dir / "broker.log"
         self.data_dir = self.state_dir / "data"
         self.properties_file = self.state_dir / "server.properties"
-        self.log4j_file = self.state_dir / "log4j.properties"
+        self.log4j_file = self.state_dir / "log4j2.properties"
         self.cluster_file = self.state_dir / "cluster.json"
 
     # public API
@@ -424,7 +430,7 @@ class LocalKafka:
         self.log4j_file.write_text(log4j_properties(), encoding="utf-8")
 
     def _java_command(self, java: str, classpath: str, main: str) -> list[str]:
-        log4j = f"-Dlog4j.configuration={self.log4j_file.as_uri()}"
+        log4j = f"-Dlog4j2.configurationFile={self.log4j_file}"
         return [java, *JVM_OPTS, log4j, "-cp", classpath, main]
 
     def _format(self, java: str, classpath: str) -> None:
