@@ -21,11 +21,11 @@ import subprocess
 import time
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from deploy.process import process_running
 from orderhub.exceptions import OrderHubError
@@ -103,6 +103,28 @@ class BrokerState:
 
 
 @dataclass(frozen=True)
+class ListenerSecurity:
+    """How clients must talk to the broker's one client listener.
+
+    The default is what `orderhub kafka up` runs: PLAINTEXT, nothing else. A secured broker
+    (e.g. SASL_SSL with SCRAM users, for a test) names the listener's protocol, adds its
+    server.properties (key stores, SASL mechanisms, the broker's own JAAS login: it talks
+    to itself on this listener), extra ``kafka-storage format`` arguments (``--add-scram``
+    creates SCRAM users before the first start), and the kafka-python options the readiness
+    probe connects with. The controller listener stays PLAINTEXT on 127.0.0.1: clients
+    never use it.
+    """
+
+    protocol: str = "PLAINTEXT"
+    properties: Mapping[str, str] = field(default_factory=dict)
+    format_args: tuple[str, ...] = ()
+    client: Mapping[str, Any] = field(default_factory=dict)
+
+
+PLAINTEXT = ListenerSecurity()
+
+
+@dataclass(frozen=True)
 class UpResult:
     """The outcome of `LocalKafka.up`: ``started`` is False when a broker was already up."""
 
@@ -114,16 +136,20 @@ class UpResult:
 # --- pure helpers -------------------------------------------------------------------------
 
 
-def server_properties(port: int, controller_port: int, data_dir: Path) -> str:
-    """server.properties of a single-node KRaft broker+controller on 127.0.0.1."""
+def server_properties(
+    port: int, controller_port: int, data_dir: Path, security: ListenerSecurity = PLAINTEXT
+) -> str:
+    """server.properties of a single-node KRaft broker+controller on 127.0.0.1; the client
+    listener is named after its protocol, and ``security.properties`` come last (they win)."""
+    name = security.protocol
     settings = {
         "process.roles": "broker,controller",
         "node.id": "1",
         "controller.quorum.voters": f"1@{HOST}:{controller_port}",
-        "listeners": f"PLAINTEXT://{HOST}:{port},CONTROLLER://{HOST}:{controller_port}",
-        "advertised.listeners": f"PLAINTEXT://{HOST}:{port}",
-        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-        "inter.broker.listener.name": "PLAINTEXT",
+        "listeners": f"{name}://{HOST}:{port},CONTROLLER://{HOST}:{controller_port}",
+        "advertised.listeners": f"{name}://{HOST}:{port}",
+        "listener.security.protocol.map": f"{name}:{name},CONTROLLER:PLAINTEXT",
+        "inter.broker.listener.name": name,
         "controller.listener.names": "CONTROLLER",
         "log.dirs": str(data_dir),
         "num.partitions": "1",
@@ -135,21 +161,28 @@ def server_properties(port: int, controller_port: int, data_dir: Path) -> str:
         # One member joins a fresh group at a time in tests and demos; don't wait 3 s for more.
         "group.initial.rebalance.delay.ms": "0",
         "auto.create.topics.enable": "true",
+        **security.properties,
     }
     lines = [f"{key}={value}" for key, value in settings.items()]
     return "# Written by `orderhub kafka up`; rewritten on every start.\n" + "\n".join(lines) + "\n"
 
 
 def log4j_properties() -> str:
-    """log4j 1.x config: INFO to stdout, which `up` redirects into the broker's log file."""
+    """log4j 2 config (Kafka 4 logs through log4j 2): INFO to stdout, which `up` redirects
+    into the broker's log file."""
     return (
-        "log4j.rootLogger=INFO, stdout\n"
-        "log4j.appender.stdout=org.apache.log4j.ConsoleAppender\n"
-        "log4j.appender.stdout.layout=org.apache.log4j.PatternLayout\n"
-        "log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n\n"
+        "status = warn\n"
+        "appender.stdout.type = Console\n"
+        "appender.stdout.name = STDOUT\n"
+        "appender.stdout.layout.type = PatternLayout\n"
+        "appender.stdout.layout.pattern = [%d] %p %m (%c)%n\n"
+        "rootLogger.level = INFO\n"
+        "rootLogger.appenderRef.stdout.ref = STDOUT\n"
         # The request and state-change loggers repeat every request at INFO; keep the log short.
-        "log4j.logger.kafka.request.logger=WARN\n"
-        "log4j.logger.state.change.logger=WARN\n"
+        "logger.request.name = kafka.request.logger\n"
+        "logger.request.level = WARN\n"
+        "logger.statechange.name = state.change.logger\n"
+        "logger.statechange.level = WARN\n"
     )
 
 
@@ -245,18 +278,22 @@ class LocalKafka:
         pom: Path = POM,
         ready_timeout: float = READY_TIMEOUT_S,
         new_session: bool = True,
+        security: ListenerSecurity = PLAINTEXT,
     ) -> None:
         """``new_session=False`` keeps the broker in the caller's process group, so a Ctrl-C
-        on a test run stops it too; the CLI detaches it (the default) so it outlives `up`."""
+        on a test run stops it too; the CLI detaches it (the default) so it outlives `up`.
+        ``security`` secures the client listener; it takes effect when the data dir is
+        formatted (SCRAM users are created then), so give a secured broker its own dir."""
         self.state_dir = state_dir.resolve()
         self.pom = pom
+        self.security = security
         self.ready_timeout = ready_timeout
         self.new_session = new_session
         self.state_file = self.state_dir / "broker.json"
         self.log_file = self.state_dir / "broker.log"
         self.data_dir = self.state_dir / "data"
         self.properties_file = self.state_dir / "server.properties"
-        self.log4j_file = self.state_dir / "log4j.properties"
+        self.log4j_file = self.state_dir / "log4j2.properties"
         self.cluster_file = self.state_dir / "cluster.json"
 
     # public API
@@ -387,12 +424,13 @@ class LocalKafka:
 
     def _write_config(self, port: int, controller_port: int) -> None:
         self.properties_file.write_text(
-            server_properties(port, controller_port, self.data_dir), encoding="utf-8"
+            server_properties(port, controller_port, self.data_dir, self.security),
+            encoding="utf-8",
         )
         self.log4j_file.write_text(log4j_properties(), encoding="utf-8")
 
     def _java_command(self, java: str, classpath: str, main: str) -> list[str]:
-        log4j = f"-Dlog4j.configuration={self.log4j_file.as_uri()}"
+        log4j = f"-Dlog4j2.configurationFile={self.log4j_file}"
         return [java, *JVM_OPTS, log4j, "-cp", classpath, main]
 
     def _format(self, java: str, classpath: str) -> None:
@@ -401,6 +439,7 @@ class LocalKafka:
         # would otherwise read as an option (1 format in 64 failed that way).
         command += ["format", f"--cluster-id={new_cluster_id()}", "-c", str(self.properties_file)]
         command.append("--ignore-formatted")
+        command += self.security.format_args
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise BrokerStartError(f"formatting {self.data_dir} failed:\n{_output_tail(done)}")
@@ -427,7 +466,7 @@ class LocalKafka:
                     f"Kafka exited with code {code} while starting; "
                     f"last lines of {self.log_file}:\n{log_tail(self.log_file)}"
                 )
-            if port_answers(port) and answers_requests(f"{HOST}:{port}"):
+            if port_answers(port) and answers_requests(f"{HOST}:{port}", self.security.client):
                 return
             time.sleep(0.2)
         _terminate(process.pid, STOP_TIMEOUT_S)
@@ -437,8 +476,9 @@ class LocalKafka:
         )
 
 
-def answers_requests(bootstrap: str) -> bool:
-    """True when the broker at ``bootstrap`` answers a metadata request (lists topics)."""
+def answers_requests(bootstrap: str, client: Mapping[str, Any] | None = None) -> bool:
+    """True when the broker at ``bootstrap`` answers a metadata request (lists topics);
+    ``client`` holds kafka-python's security options for a secured listener."""
     from kafka.admin import KafkaAdminClient
     from kafka.errors import KafkaConfigurationError, KafkaError
 
@@ -447,7 +487,9 @@ def answers_requests(bootstrap: str) -> bool:
     known = KafkaAdminClient.DEFAULT_CONFIG
     options = {key: value for key, value in wanted.items() if key in known}
     try:
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000, **options)
+        admin = KafkaAdminClient(
+            bootstrap_servers=bootstrap, request_timeout_ms=5000, **options, **(client or {})
+        )
     except KafkaConfigurationError:
         raise  # a bug on our side, not a broker that is still starting
     except KafkaError:

@@ -18,6 +18,7 @@ from streams.durable import ChangelogWrites, durable_table
 from streams.health import HealthConfig
 from streams.hooks import NoRules, RuleHook
 from streams.kafka_io import client_config
+from streams.kafka_security import kafka_security
 from streams.runtime import Runtime
 from streams.state import TABLE_NAMES
 from streams.topics import Topics
@@ -30,13 +31,20 @@ def broker_urls(bootstrap: str) -> list[str]:
 
 
 def _credentials(settings: Settings) -> Any:
-    if settings.kafka_sasl_username is None:
-        return None
-    password = settings.kafka_sasl_password
-    return faust.SASLCredentials(
-        username=settings.kafka_sasl_username,
-        password=password.get_secret_value() if password else None,
-    )
+    """Faust's credentials from the same reading of the settings as every other client's
+    (``streams.kafka_security``): SASL with the TLS context for SASL_SSL, TLS alone."""
+    security = kafka_security(settings)
+    if security.sasl is not None:
+        # Faust derives SASL_SSL from the presence of the context, SASL_PLAINTEXT otherwise.
+        return faust.SASLCredentials(
+            username=security.sasl.username,
+            password=security.sasl.password.get_secret_value(),
+            mechanism=security.sasl.mechanism,
+            ssl_context=security.ssl_context,
+        )
+    if security.ssl_context is not None:
+        return faust.SSLCredentials(security.ssl_context)
+    return None
 
 
 def create_app(settings: Settings, bootstrap: str, hook: RuleHook | None = None) -> Any:

@@ -28,6 +28,7 @@ from kafka.errors import (
 from orderhub.settings import Settings
 from streams.exceptions import StreamsError
 from streams.ingest import DeadLetter, decode, read_json
+from streams.kafka_security import check_login, client_options
 from streams.models import EVENT_FAMILY
 from streams.topics import FAMILIES, Topics, routing_key
 
@@ -43,17 +44,13 @@ REFUSED_FOR_GOOD: tuple[type[KafkaError], ...] = (
 
 
 def client_config(settings: Settings, bootstrap: str) -> dict[str, Any]:
-    """Connection options shared by every kafka-python client."""
-    config: dict[str, Any] = {"bootstrap_servers": bootstrap.split(",")}
-    if settings.kafka_sasl_username is not None:
-        password = settings.kafka_sasl_password
-        config.update(
-            security_protocol="SASL_PLAINTEXT",
-            sasl_mechanism="PLAIN",
-            sasl_plain_username=settings.kafka_sasl_username,
-            sasl_plain_password=password.get_secret_value() if password else "",
-        )
-    return config
+    """Connection options of a client about to connect (``streams.kafka_security``).
+
+    The login is checked first, once per process: a refused one raises a one-line
+    "authentication failed: …" ``StreamsError`` in seconds, where kafka-python would retry
+    it for 30 s and then say only "Unable to bootstrap"."""
+    check_login(settings, bootstrap)
+    return client_options(settings, bootstrap)
 
 
 @contextlib.contextmanager

@@ -46,6 +46,8 @@ class Worker:
     process: subprocess.Popen[bytes] | None = None
     # Folders put first on the worker's PYTHONPATH (fault injection: tests/integration/faults).
     python_path: tuple[Path, ...] = ()
+    # Kafka security settings (field: value), e.g. tests.integration.secure_broker's.
+    security: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def env(self) -> dict[str, str]:
@@ -59,6 +61,7 @@ class Worker:
             "ORDERHUB_HOME": str(self.home),
             "ORDERHUB_TOPIC_PREFIX": self.prefix,
             "ORDERHUB_WEB_PORT": str(self.port),
+            **{f"ORDERHUB_{name.upper()}": str(value) for name, value in self.security.items()},
         }
 
     @property
@@ -68,6 +71,7 @@ class Worker:
             home=self.home,
             topic_prefix=self.prefix,
             web_port=self.port,
+            **self.security,
         )
 
     @property
