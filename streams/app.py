@@ -49,7 +49,8 @@ def create_app(settings: Settings, bootstrap: str, hook: RuleHook | None = None)
         broker=broker_urls(bootstrap),
         broker_credentials=_credentials(settings),
         store="memory://",
-        datadir=str(settings.home / "worker"),
+        # Per web port: several workers on one machine (streams.worker instances).
+        datadir=str(settings.home / "worker" / str(settings.web_port)),
         web_bind=settings.web_host,
         web_host=settings.web_host,
         web_port=settings.web_port,
