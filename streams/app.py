@@ -44,13 +44,15 @@ def create_app(settings: Settings, bootstrap: str, hook: RuleHook | None = None)
     The app id is the topic prefix, so each deployment (and each test) gets its own
     consumer group and changelog topics.
     """
+    # Per web port: several workers on one machine (streams.worker instances).
+    datadir = settings.home / "worker" / str(settings.web_port)
+    datadir.parent.mkdir(parents=True, exist_ok=True)  # Faust makes only the last level
     app = faust.App(
         settings.topic_prefix,
         broker=broker_urls(bootstrap),
         broker_credentials=_credentials(settings),
         store="memory://",
-        # Per web port: several workers on one machine (streams.worker instances).
-        datadir=str(settings.home / "worker" / str(settings.web_port)),
+        datadir=str(datadir),
         web_bind=settings.web_host,
         web_host=settings.web_host,
         web_port=settings.web_port,
