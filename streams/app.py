@@ -13,6 +13,7 @@ import faust
 
 from orderhub.settings import Settings
 from streams.agents import register_agents
+from streams.assign import OneActiveAssignor
 from streams.durable import ChangelogWrites, durable_table
 from streams.health import HealthConfig
 from streams.hooks import NoRules, RuleHook
@@ -63,6 +64,8 @@ def create_app(settings: Settings, bootstrap: str, hook: RuleHook | None = None)
         # A worker that died without leaving the group holds its partitions until the
         # session times out; 10 s (not Faust's 60) lets a restarted worker resume soon.
         broker_session_timeout=10.0,
+        # One worker holds every active partition, the others are hot standbys.
+        PartitionAssignor=OneActiveAssignor,
     )
     # One partition, like the events topic that changes them (Faust requires the two
     # to be co-partitioned); default None so a missing key reads as None via .get. The

@@ -11,6 +11,7 @@ record the other worker forwarded is forwarded again. And `orderhub worker start
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -118,6 +119,7 @@ def test_the_standby_takes_over_a_killed_worker_and_alerts_equal_replay(
         # Faust's assignor may hand the events partition to either: find who is active.
         active = the_active(first, second)
         standby = second if active is first else first
+        assert not holds_inputs(standby)  # it does no work while the active one lives
         active.publish(lines(week))
         wait_for_events(active, at_least=len(week) // 3)
         active.kill()
@@ -141,8 +143,11 @@ def test_the_standby_takes_over_a_killed_worker_and_alerts_equal_replay(
 def test_partitions_handed_back_resume_from_the_committed_offset(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
-    """A second worker takes input partitions, forwards their records and leaves: the first
-    takes them back where the group committed, and forwards none of them again."""
+    """The active worker freezes (SIGSTOP, as in a long GC pause or a frozen VM) past the
+    session timeout: the standby takes over and forwards more records. Thawed, the first
+    worker rejoins as the standby; when the second stops, the first gets its partitions
+    back in the same process and resumes where the group committed: it reads nothing
+    again as a "gap" and forwards no record twice."""
     records = stream(seed=23, orders=300)
     parts = [records[:300], records[300:700], records[700:]]
     first = Worker(bootstrap=kafka_bootstrap, home=tmp_path / "first")
@@ -150,13 +155,20 @@ def test_partitions_handed_back_resume_from_the_committed_offset(
     second = Second(bootstrap=kafka_bootstrap, home=tmp_path / "second", prefix=first.prefix)
     try:
         first.publish(lines(parts[0]))
-        first.caught_up()
+        first.caught_up()  # nothing held: a frozen worker has nothing left to forward
         second.start()
-        until("the second worker holding input partitions", lambda: holds_inputs(second))
-        first.publish(lines(parts[1]))
-        the_active(first, second).caught_up()
+        assert the_active(first, second) is first
+        assert first.process is not None
+        first.process.send_signal(signal.SIGSTOP)
+        try:
+            until("the second worker active", lambda: roles(second) == ["active"])
+            second.publish(lines(parts[1]))
+            second.caught_up()
+        finally:
+            first.process.send_signal(signal.SIGCONT)
+        assert the_active(first, second) is second
         second.stop()  # gracefully: it commits what it forwarded and leaves the group
-        until("the first worker active alone", lambda: roles(first) == ["active"])
+        until("the first worker active again", lambda: roles(first) == ["active"])
         first.publish(lines(parts[2]))
         first.caught_up()
         log = first.log_tail(lines=1_000_000)
