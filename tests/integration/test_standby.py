@@ -121,7 +121,7 @@ def test_the_standby_takes_over_a_killed_worker_and_alerts_equal_replay(
         standby = second if active is first else first
         assert not holds_inputs(standby)  # it does no work while the active one lives
         active.publish(lines(week))
-        wait_for_events(active, at_least=len(week) // 3)
+        wait_for_events(active, at_least=len(week) // 4)
         active.kill()
         killed = time.monotonic()
         events = standby.topics.events
