@@ -41,56 +41,118 @@ def worker() -> None:
     """Start, stop and inspect the Faust worker."""
 
 
+_INSTANCE = click.option(
+    "--instance",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Worker N on this machine: web port ORDERHUB_WEB_PORT + N, files worker-N.* "
+    "(default: 0 for start, every instance for stop and status).",
+)
+
+
 @worker.command("start")
 @click.option("--detach", is_flag=True, help="Run in the background (pid file, log file).")
 @click.option("--timeout", default=120.0, show_default=True, help="Seconds to wait for ready.")
-def worker_start(detach: bool, timeout: float) -> None:
-    """Run the worker: ingest, tables, rules. Foreground unless --detach."""
+@_INSTANCE
+def worker_start(detach: bool, timeout: float, instance: int | None) -> None:
+    """Run the worker: ingest, tables, rules. Foreground unless --detach.
+
+    Start more instances for hot standbys: the one holding the events partition is
+    active, the others take over when it goes."""
     from streams import worker as w
 
     if not detach:
+        if instance:
+            raise click.UsageError(
+                "--instance needs --detach (in the foreground: set ORDERHUB_WEB_PORT)"
+            )
         w.main()  # as `python -m streams.worker`: a start-up failure is one line, exit 3
         return
     settings = _worker_settings()
-    pid, started = w.start_detached(settings, timeout=timeout)
-    files = w.WorkerFiles.of(settings)
+    number = instance or 0
+    pid, started = w.start_detached(settings, timeout=timeout, instance=number)
+    files = w.WorkerFiles.of(settings, number)
+    mine = w.at_instance(settings, number)
+    role = _role(mine)
     state = "running" if started else "already running"
+    name = "worker" if number == 0 else f"worker {number}"
     click.echo(
-        f"worker {state} (pid {pid}), web http://{settings.web_host}:{settings.web_port}, "
-        f"log {files.log}"
+        f"{name} {state} (pid {pid}{f', {role}' if role else ''}), "
+        f"web http://{mine.web_host}:{mine.web_port}, log {files.log}"
     )
+
+
+def _role(settings: Settings) -> str | None:
+    """The worker's role from /healthz, or None when it does not answer."""
+    from streams import worker as w
+    from streams.client import WorkerUnavailable
+
+    try:
+        return str(w.client(settings).health().get("role") or "") or None
+    except WorkerUnavailable:
+        return None
 
 
 @worker.command("stop")
 @click.option("--timeout", default=30.0, show_default=True, help="Seconds before SIGKILL.")
-def worker_stop(timeout: float) -> None:
-    """Stop the detached worker: SIGTERM, then SIGKILL after --timeout."""
+@_INSTANCE
+def worker_stop(timeout: float, instance: int | None) -> None:
+    """Stop the detached workers (all instances): SIGTERM, then SIGKILL after --timeout."""
     from streams import worker as w
 
-    pid = w.stop(get_settings(), timeout=timeout)
-    click.echo("no worker running" if pid is None else f"worker stopped (pid {pid})")
+    stopped = w.stop(get_settings(), timeout=timeout, only=instance)
+    ran = {n: pid for n, pid in stopped.items() if pid is not None}
+    if not ran:
+        click.echo("no worker running")
+    for number, pid in ran.items():
+        name = "worker" if number == 0 else f"worker {number}"
+        click.echo(f"{name} stopped (pid {pid})")
 
 
 @worker.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole /healthz document.")
-def worker_status(as_json: bool) -> None:
-    """Whether the worker runs and is healthy: broker reachable, group joined, tables
-    recovered, nothing stalled, no rule errors. Exit 0 healthy, 1 no worker answers,
-    2 not healthy."""
+@_INSTANCE
+def worker_status(as_json: bool, instance: int | None) -> None:
+    """Whether the workers run and are healthy: broker reachable, group joined, tables
+    recovered, nothing stalled, no rule errors; each one's role (active or standby).
+    Exit 0 all healthy, 1 one does not answer, 2 one is not healthy."""
+    from streams import worker as w
+
+    settings = _worker_settings()
+    numbers = w.instances(settings) if instance is None else [instance]
+    several = len(numbers) > 1
+    codes, docs = [], {}
+    for number in numbers:
+        code, doc = _status_of(settings, number, as_json, several)
+        codes.append(code)
+        docs[str(number)] = doc
+    if as_json:
+        click.echo(json.dumps(docs if several else docs[str(numbers[0])], indent=2))
+    sys.exit(max(codes))
+
+
+def _status_of(
+    settings: Settings, number: int, as_json: bool, several: bool
+) -> tuple[int, dict[str, Any] | None]:
+    """Print one instance's status (its /healthz unless ``as_json``); its exit code."""
     from streams import health as h
     from streams import worker as w
     from streams.client import WorkerUnavailable
 
-    settings = _worker_settings()
-    pid = w.running_pid(w.WorkerFiles.of(settings))
-    click.echo("worker: not running" if pid is None else f"worker: running (pid {pid})")
+    mine = w.at_instance(settings, number)
+    pid = w.running_pid(w.WorkerFiles.of(settings, number))
+    name = f"worker {number}" if several else "worker"
+    where = f", web http://{mine.web_host}:{mine.web_port}" if several else ""
+    state = "not running" if pid is None else f"running (pid {pid})"
+    click.echo(f"{name}: {state}{where}")
     try:
-        doc = w.client(settings).health()
+        doc = w.client(mine).health()
     except WorkerUnavailable as exc:
         click.echo(f"web: {exc}")
-        sys.exit(h.EXIT_NO_ANSWER)
-    click.echo(json.dumps(doc, indent=2) if as_json else "\n".join(h.describe(doc)))
-    sys.exit(h.exit_code(doc))
+        return h.EXIT_NO_ANSWER, None
+    if not as_json:
+        click.echo("\n".join(h.describe(doc)))
+    return h.exit_code(doc), doc
 
 
 # --- produce / topics ----------------------------------------------------------------------

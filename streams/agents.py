@@ -32,12 +32,13 @@ from aiokafka.errors import (
 )
 
 from streams.engine import stored_watermark
-from streams.gaps import OffsetTracker, read_range, start_offsets
+from streams.gaps import OffsetTracker, kept, read_range, start_offsets
+from streams.health import tables_current
 from streams.ingest import DeadLetter, dead_letter, decode, encode, shrunk
 from streams.judging import Judging
 from streams.merge import EventTimeMerge
 from streams.models import EVENT_FAMILY, Alert, Event
-from streams.runtime import Runtime
+from streams.runtime import Progress, Runtime
 from streams.topics import routing_key
 
 log = logging.getLogger(__name__)
@@ -157,6 +158,7 @@ def register_agents(app: Any, rt: Runtime, input_partitions: int) -> None:
 
     tracker = OffsetTracker()
     group = rt.topics.prefix  # the Faust app id, hence the consumer group
+    follow_rebalances(app, tracker, rt.progress, {*rt.topics.inputs.values(), rt.topics.events})
 
     async def records(stream: Any, manual_ack: bool = False) -> AsyncIterator[Raw]:
         """Each record once, in offset order, records Faust skipped included (streams.gaps)."""
@@ -259,8 +261,8 @@ def register_agents(app: Any, rt: Runtime, input_partitions: int) -> None:
     app.timer(min(0.25, rt.reorder_window or 0.25), name="orderhub.forward")(forward_held)
 
     async def tick() -> None:
-        if not app.tables.recovery.completed.is_set():
-            return  # rules must not judge half-recovered tables
+        if not tables_current(app):
+            return  # rules must not judge half-recovered tables (also after a take-over)
         if not assigned(app, {rt.topics.events}):
             return  # a standby: the worker that holds the events partition owns the tables
         # Rules judge event time: the clock is the event-time watermark moving on in real
@@ -273,6 +275,33 @@ def register_agents(app: Any, rt: Runtime, input_partitions: int) -> None:
         await judging.tick(rt.hook, now)
 
     app.timer(TICK_SECONDS, name="orderhub.tick")(tick)
+
+
+def follow_rebalances(
+    app: Any, tracker: OffsetTracker, progress: Progress, topics: set[str]
+) -> None:
+    """After each rebalance, forget where this worker was on the partitions of ``topics``
+    it did not hold throughout (``streams.gaps.kept``): one handed back resumes at the
+    group's committed offset, not at a "gap" back to where this worker left it."""
+    before: set[tuple[str, int]] | None = None
+
+    async def on_assigned(sender: Any, assigned: set[Any], **_: Any) -> None:
+        # Faust sends this before it resumes the partitions: no record of a new one yet.
+        nonlocal before
+        now = {(tp.topic, tp.partition) for tp in assigned if tp.topic in topics}
+        survive = kept(before, now)
+        tracker.keep(survive)
+        for topic, parts in progress.positions.items():
+            for partition in [p for p in parts if (topic, p) not in survive]:
+                del parts[partition]  # its lag is measured from the committed offset again
+        if before is not None and (fresh := sorted(now - survive)):
+            log.info(
+                "rebalance: %s resume from the group's committed offset",
+                ", ".join(f"{t}[{p}]" for t, p in fresh),
+            )
+        before = now
+
+    app.on_partitions_assigned.connect(on_assigned)
 
 
 def assigned(app: Any, topics: set[str]) -> list[tuple[str, int]]:

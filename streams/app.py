@@ -14,6 +14,7 @@ import faust
 
 from orderhub.settings import Settings
 from streams.agents import register_agents
+from streams.assign import OneActiveAssignor
 from streams.durable import ChangelogWrites, durable_table
 from streams.health import HealthConfig
 from streams.hooks import NoRules, RuleHook
@@ -53,12 +54,15 @@ def create_app(settings: Settings, bootstrap: str, hook: RuleHook | None = None)
     The app id is the topic prefix, so each deployment (and each test) gets its own
     consumer group and changelog topics.
     """
+    # Per web port: several workers on one machine (streams.worker instances).
+    datadir = settings.home / "worker" / str(settings.web_port)
+    datadir.parent.mkdir(parents=True, exist_ok=True)  # Faust makes only the last level
     app = faust.App(
         settings.topic_prefix,
         broker=broker_urls(bootstrap),
         broker_credentials=_credentials(settings),
         store="memory://",
-        datadir=str(settings.home / "worker"),
+        datadir=str(datadir),
         web_bind=settings.web_host,
         web_host=settings.web_host,
         web_port=settings.web_port,
@@ -69,6 +73,8 @@ def create_app(settings: Settings, bootstrap: str, hook: RuleHook | None = None)
         # A worker that died without leaving the group holds its partitions until the
         # session times out; 10 s (not Faust's 60) lets a restarted worker resume soon.
         broker_session_timeout=10.0,
+        # One worker holds every active partition, the others are hot standbys.
+        PartitionAssignor=OneActiveAssignor,
     )
     # One partition, like the events topic that changes them (Faust requires the two
     # to be co-partitioned); default None so a missing key reads as None via .get. The

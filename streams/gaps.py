@@ -12,6 +12,12 @@ missing offsets are read with a plain Kafka consumer (no group) and handled firs
 order. Records before it were handled already (Faust re-delivers after a seek, and reads
 from offset 0 for a moment after a restart) and are skipped.
 
+A position is only good while this worker holds the partition. One handed to another
+worker in a rebalance and later handed back resumes at the group's committed offset, past
+whatever the other worker handled; a position kept from before would call all of that a
+gap and forward it again (an operator saw 6,772 records forwarded twice). So after each
+rebalance the tracker keeps only the partitions held before and after it (``kept``).
+
 ``OffsetTracker`` is pure; ``read_range`` is the I/O.
 """
 
@@ -54,6 +60,26 @@ class OffsetTracker:
     def handled(self, topic: str, partition: int, offset: int) -> None:
         key = (topic, partition)
         self._next[key] = max(self._next.get(key, 0), offset + 1)
+
+    def keep(self, held: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:
+        """Forget every partition but ``held``; return the ones forgotten, sorted."""
+        keep = set(held)
+        gone = sorted(key for key in self._next if key not in keep)
+        for key in gone:
+            del self._next[key]
+        return gone
+
+
+def kept(
+    before: Iterable[tuple[str, int]] | None, after: Iterable[tuple[str, int]]
+) -> set[tuple[str, int]]:
+    """The partitions whose positions survive a rebalance: held before it and after it.
+
+    A partition held throughout keeps its position, because the committed offset may lag
+    behind it (Faust's commits stop at a gap it skipped) and the records in between were
+    handled here. Every other one starts again from the committed offset. ``before`` is
+    None at the first assignment: nothing was held."""
+    return set(after) & set(before or ())
 
 
 async def start_offsets(

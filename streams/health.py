@@ -118,8 +118,7 @@ def assess(facts: Facts) -> dict[str, str]:
         problems["group"] = "not a member of the consumer group"
     if not facts.recovered:
         problems["recovery"] = "tables not recovered yet"
-    elif not facts.ready:
-        problems["recovery"] = "events topic not assigned to this worker"
+    # Not holding the events partition is no problem: that worker is a standby (``role``).
     for tp, seconds in sorted(facts.stalled.items()):
         problems[f"stalled {tp}"] = (
             f"{tp} stalled: {facts.lag.get(tp, 0)} records waiting, no progress for {seconds:.0f} s"
@@ -128,6 +127,31 @@ def assess(facts: Facts) -> dict[str, str]:
         first = facts.rule_errors[0]
         problems["rules"] = f"rule set has {len(facts.rule_errors)} error(s), first: {first}"
     return problems
+
+
+ACTIVE, STANDBY, STARTING = "active", "standby", "starting"
+
+
+def role(recovered: bool, holds_events: bool) -> str:
+    """What this worker does in its group. "active": it holds the one events partition,
+    hence the tables, and judges; "standby": its tables are recovered but another worker
+    holds the events partition; it keeps copies of the changelogs (Faust's standby
+    replicas) and takes over when that worker goes. "starting" until recovered."""
+    if not recovered:
+        return STARTING
+    return ACTIVE if holds_events else STANDBY
+
+
+def tables_current(app: Any) -> bool:
+    """Whether the tables hold the changelogs' latest values now.
+
+    Faust sets ``recovery.completed`` once and never clears it, but every rebalance
+    recovers again: a standby taking over re-reads the changelogs from their start (the
+    in-memory store keeps no offset), so for a while its tables hold older values."""
+    recovery = app.tables.recovery
+    if not recovery.completed.is_set():
+        return False
+    return not getattr(app, "rebalancing", False) and not getattr(recovery, "in_recovery", False)
 
 
 def rule_status(hook: Any) -> dict[str, Any] | None:
@@ -297,7 +321,7 @@ class HealthMonitor:
     # judging and logging
 
     def facts(self) -> Facts:
-        recovered = bool(self.app.tables.recovery.completed.is_set())
+        recovered = tables_current(self.app)
         rules = rule_status(self.rt.hook)
         return Facts(
             ready=recovered and self._has_events(),
@@ -385,7 +409,7 @@ def _cleared(key: str) -> str:
     return {
         "broker": "broker reachable",
         "group": "joined the consumer group",
-        "recovery": "tables recovered, events topic assigned",
+        "recovery": "tables recovered",
         "rules": "rule set has no errors",
     }.get(key, f"{key.removeprefix('stalled ')} moving again")
 
@@ -412,6 +436,8 @@ def describe(doc: Mapping[str, Any]) -> list[str]:
     lines.append(f"broker reachable: {_yes(broker.get('reachable'))}")
     lines.append(f"group joined: {_yes((doc.get('group') or {}).get('joined'))}")
     lines.append(f"recovery done: {_yes(doc.get('recovered'))}")
+    if "role" in doc:
+        lines.append(f"role: {doc['role']}")
     lag = doc.get("lag") or {}
     behind = {tp: n for tp, n in lag.items() if n}
     lines.append(f"lag: {sum(lag.values())} records" + (f" ({_pairs(behind)})" if behind else ""))

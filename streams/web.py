@@ -9,21 +9,23 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from streams.health import HealthMonitor
+from streams.health import HealthMonitor, role, tables_current
 from streams.runtime import Runtime
 from streams.state import TABLE_NAMES, public
 
 
 def health(app: Any, rt: Runtime, monitor: HealthMonitor | None = None) -> dict[str, Any]:
-    """Ready once the tables are recovered and the events topic is assigned to us; healthy
-    when, besides, the broker answers, nothing is stalled and the rules have no errors
-    (``streams.health``)."""
+    """Ready once the tables are recovered and the events topic is assigned to us (the
+    active worker, the one whose progress says whether everything was handled); healthy
+    when the broker answers, the worker is in its group, its tables are recovered, nothing
+    is stalled and the rules have no errors (``streams.health``): a standby is healthy."""
     assigned = sorted(f"{tp.topic}[{tp.partition}]" for tp in app.consumer.assignment())
-    recovered = bool(app.tables.recovery.completed.is_set())
+    recovered = tables_current(app)
     has_events = any(name.startswith(f"{rt.topics.events}[") for name in assigned)
     return {
         "pid": os.getpid(),  # whose answer this is: `worker start` waits for its own child
         "ready": recovered and has_events,
+        "role": role(recovered, has_events),
         "recovered": recovered,
         "assigned": assigned,
         "progress": {

@@ -1,5 +1,10 @@
 """Running the Faust worker: in the foreground (``python -m streams.worker``), or detached
 with a pid file and a log under ``settings.home`` (``orderhub worker start --detach``).
+
+Several workers of one app (one ``ORDERHUB_TOPIC_PREFIX``) form one consumer group: the one
+that holds the events partition is active, the others are hot standbys. On one machine
+they are numbered instances: instance N listens on ``ORDERHUB_WEB_PORT`` + N and keeps its
+pid file and log as ``worker-N.pid`` / ``worker-N.log`` (instance 0: ``worker.pid``).
 """
 
 from __future__ import annotations
@@ -120,14 +125,35 @@ def _faust_worker() -> Any:
 # --- detached process control ----------------------------------------------------------
 
 
+def at_instance(settings: Settings, instance: int) -> Settings:
+    """The settings of instance ``instance`` on this machine: its own web port (and so its
+    own data directory, ``streams.app``)."""
+    port = settings.web_port + instance
+    if instance < 0 or port > 65535:
+        raise StartupError(f"no instance {instance}: web port {port} is out of range")
+    return settings if instance == 0 else settings.model_copy(update={"web_port": port})
+
+
 @dataclass(frozen=True)
 class WorkerFiles:
     pid: Path
     log: Path
 
     @classmethod
-    def of(cls, settings: Settings) -> WorkerFiles:
-        return cls(pid=settings.home / "worker.pid", log=settings.home / "worker.log")
+    def of(cls, settings: Settings, instance: int = 0) -> WorkerFiles:
+        name = "worker" if instance == 0 else f"worker-{instance}"
+        return cls(pid=settings.home / f"{name}.pid", log=settings.home / f"{name}.log")
+
+
+def instances(settings: Settings) -> list[int]:
+    """The instances with a pid file under ``settings.home``; [0] when there is none (a
+    worker in the foreground answers at the default port)."""
+    found = {0} if WorkerFiles.of(settings).pid.exists() else set()
+    for path in settings.home.glob("worker-*.pid"):
+        number = path.stem.removeprefix("worker-")
+        if number.isdigit():
+            found.add(int(number))
+    return sorted(found) or [0]
 
 
 def alive(pid: int) -> bool:
@@ -152,10 +178,13 @@ class WorkerExited(WorkerNotReady):
     """The worker process ended while we waited for it to be ready."""
 
 
-def wait_ready(settings: Settings, timeout: float, pid: int | None = None) -> dict[str, object]:
-    """Wait until ``/healthz`` says ready (tables recovered, partitions assigned) and the
-    health monitor has checked the broker once; raise ``WorkerExited`` as soon as ``pid``
-    is gone (not after ``timeout``)."""
+def wait_ready(
+    settings: Settings, timeout: float, pid: int | None = None, standby: bool = False
+) -> dict[str, object]:
+    """Wait until ``/healthz`` says ready (tables recovered, events partition assigned),
+    or with ``standby`` also until it is a standby in its group, and the health monitor
+    has checked the broker once; raise ``WorkerExited`` as soon as ``pid`` is gone (not
+    after ``timeout``)."""
     # A short timeout: a port held by something that never answers must not hide an exit.
     web = WorkerClient.at(settings.web_host, settings.web_port, timeout=1.0)
     deadline = time.monotonic() + timeout
@@ -170,13 +199,20 @@ def wait_ready(settings: Settings, timeout: float, pid: int | None = None) -> di
             why = f"worker is starting: {status.get('problems') or status}"
         if pid is not None and status.get("pid", pid) != pid:
             status, why = {}, f"another worker (pid {status['pid']}) answers at {web.base_url}"
-        if status.get("ready") and _checked(status):
+        if (status.get("ready") or (standby and _standby(status))) and _checked(status):
             return status
         if time.monotonic() >= deadline:
             raise WorkerNotReady(
                 f"waiting for the worker: still failing after {timeout:g} s: {why}"
             )
         time.sleep(0.2)
+
+
+def _standby(status: dict[str, Any]) -> bool:
+    """A standby that has joined its group and recovered (Faust's standby replicas)."""
+    group = status.get("group")
+    joined = not isinstance(group, dict) or group.get("joined") is not False
+    return status.get("role") == "standby" and joined
 
 
 def _checked(status: dict[str, Any]) -> bool:
@@ -197,18 +233,23 @@ def cause(log_text: str) -> str | None:
     return lines[-1] if lines else None
 
 
-def start_detached(settings: Settings, timeout: float = 120.0) -> tuple[int, bool]:
-    """Start ``python -m streams.worker`` in the background; return its pid once ready,
-    and whether it was started now. A worker already running is left as it is (like
-    ``orderhub kafka up``), so ``make run`` can be run again."""
-    files = WorkerFiles.of(settings)
+def start_detached(
+    settings: Settings, timeout: float = 120.0, instance: int = 0
+) -> tuple[int, bool]:
+    """Start instance ``instance`` of ``python -m streams.worker`` in the background;
+    return its pid once it is active or a standby, and whether it was started now. A
+    worker already running is left as it is (like ``orderhub kafka up``), so ``make run``
+    can be run again."""
+    files = WorkerFiles.of(settings, instance)
     if (pid := running_pid(files)) is not None:
         return pid, False
+    mine = at_instance(settings, instance)
     files.pid.parent.mkdir(parents=True, exist_ok=True)
     with files.log.open("ab") as log:
         start = log.tell()  # this run's lines begin here
         process = subprocess.Popen(
             [sys.executable, "-m", "streams.worker"],
+            env={**os.environ, "ORDERHUB_WEB_PORT": str(mine.web_port)},
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -216,7 +257,8 @@ def start_detached(settings: Settings, timeout: float = 120.0) -> tuple[int, boo
         )
     files.pid.write_text(f"{process.pid}\n")
     try:
-        wait_ready(settings, timeout, pid=process.pid)
+        # A standby never gets the events partition while the active worker lives.
+        wait_ready(mine, timeout, pid=process.pid, standby=True)
     except WorkerExited as exc:
         files.pid.unlink(missing_ok=True)
         with files.log.open("rb") as log:
@@ -228,21 +270,26 @@ def start_detached(settings: Settings, timeout: float = 120.0) -> tuple[int, boo
     return process.pid, True
 
 
-def stop(settings: Settings, timeout: float = 30.0) -> int | None:
-    """SIGTERM the detached worker, SIGKILL it after ``timeout`` s; return its pid."""
-    files = WorkerFiles.of(settings)
-    pid = running_pid(files)
-    if pid is None:
-        files.pid.unlink(missing_ok=True)
-        return None
-    os.kill(pid, signal.SIGTERM)
+def stop(
+    settings: Settings, timeout: float = 30.0, only: int | None = None
+) -> dict[int, int | None]:
+    """SIGTERM the detached workers (every instance, or ``only`` that one) together, SIGKILL
+    those still running after ``timeout`` s; return each instance's pid (None: none ran)."""
+    chosen = instances(settings) if only is None else [only]
+    files = {n: WorkerFiles.of(settings, n) for n in chosen}
+    pids = {n: running_pid(f) for n, f in files.items()}
+    for pid in pids.values():
+        if pid is not None:
+            os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while alive(pid) and time.monotonic() < deadline:
+    while any(p is not None and alive(p) for p in pids.values()) and time.monotonic() < deadline:
         time.sleep(0.2)
-    if alive(pid):
-        os.kill(pid, signal.SIGKILL)
-    files.pid.unlink(missing_ok=True)
-    return pid
+    for pid in pids.values():
+        if pid is not None and alive(pid):
+            os.kill(pid, signal.SIGKILL)
+    for f in files.values():
+        f.pid.unlink(missing_ok=True)
+    return pids
 
 
 def wait_caught_up(settings: Settings, servers: str, timeout: float) -> None:
