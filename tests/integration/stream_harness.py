@@ -46,6 +46,9 @@ class Worker:
     process: subprocess.Popen[bytes] | None = None
     # Folders put first on the worker's PYTHONPATH (fault injection: tests/integration/faults).
     python_path: tuple[Path, ...] = ()
+    # A worker joining a group that has an active worker becomes a standby: it is started
+    # once it is one (it never holds the events partition till then).
+    standby: bool = False
     # Kafka security settings (field: value), e.g. tests.integration.secure_broker's.
     security: Mapping[str, Any] = field(default_factory=dict)
 
@@ -94,7 +97,7 @@ class Worker:
         )
         log.close()
         try:
-            wait_ready(self.settings, READY_TIMEOUT, pid=self.process.pid)
+            wait_ready(self.settings, READY_TIMEOUT, pid=self.process.pid, standby=self.standby)
         except Exception:
             self.stop()
             raise AssertionError(f"worker did not start; log:\n{self.log_tail()}") from None

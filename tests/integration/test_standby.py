@@ -16,7 +16,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +23,8 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from streams.kafka_io import client_config
-from streams.worker import wait_ready
 from tests.integration.busy_week import RULES, busy_week, trimmed
-from tests.integration.stream_harness import READY_TIMEOUT, Worker, free_port, lines
+from tests.integration.stream_harness import Worker, free_port, lines
 from tests.integration.test_exact_alerts import WINDOW, assert_alerts_equal_replay
 from tests.integration.test_recovery import (
     assert_tables_equal_the_pure_model,
@@ -38,28 +36,6 @@ pytestmark = pytest.mark.integration
 
 ORDERHUB = Path(sys.executable).with_name("orderhub")
 WAIT = 90.0
-
-
-@dataclass
-class Second(Worker):
-    """A worker joining a group that already has an active worker: it becomes a standby,
-    so it is started once it is one (it never holds the events partition till then)."""
-
-    def start(self) -> None:
-        self.home.mkdir(parents=True, exist_ok=True)
-        with (self.home / "worker.log").open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "streams.worker"],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
-        try:
-            wait_ready(self.settings, READY_TIMEOUT, pid=self.process.pid, standby=True)
-        except Exception:
-            self.stop()
-            raise AssertionError(f"worker did not start; log:\n{self.log_tail()}") from None
 
 
 def until(what: str, probe: Callable[[], Any], timeout: float = WAIT) -> Any:
@@ -113,7 +89,9 @@ def test_the_standby_takes_over_a_killed_worker_and_alerts_equal_replay(
     week = trimmed(busy_week())
     first = Worker(bootstrap=kafka_bootstrap, home=tmp_path / "first")
     first.start()
-    second = Second(bootstrap=kafka_bootstrap, home=tmp_path / "second", prefix=first.prefix)
+    second = Worker(
+        bootstrap=kafka_bootstrap, home=tmp_path / "second", prefix=first.prefix, standby=True
+    )
     try:
         second.start()
         # Faust's assignor may hand the events partition to either: find who is active.
@@ -152,7 +130,9 @@ def test_partitions_handed_back_resume_from_the_committed_offset(
     parts = [records[:300], records[300:700], records[700:]]
     first = Worker(bootstrap=kafka_bootstrap, home=tmp_path / "first")
     first.start()
-    second = Second(bootstrap=kafka_bootstrap, home=tmp_path / "second", prefix=first.prefix)
+    second = Worker(
+        bootstrap=kafka_bootstrap, home=tmp_path / "second", prefix=first.prefix, standby=True
+    )
     try:
         first.publish(lines(parts[0]))
         first.caught_up()  # nothing held: a frozen worker has nothing left to forward

@@ -18,24 +18,11 @@ from connectors.webhook import create_app, is_loopback
 from orderhub.cli_connect import connect
 from streams.ingest import MAX_RECORD_BYTES
 from streams.topics import Topics
+from tests.unit.test_connectors_webhook import confirmed
 
 TOPICS = Topics("t")
 JSON = {"Content-Type": "application/json"}
 NDJSON = {"Content-Type": "application/x-ndjson"}
-
-
-def confirmed(order_id: str, quantity: int = 3) -> dict[str, Any]:
-    return {
-        "event_id": f"{order_id}-c",
-        "type": "order.confirmed",
-        "event_time": "2026-11-02T09:00:00+08:00",
-        "source": "erp",
-        "order_id": order_id,
-        "region": "华北",
-        "model": "X1",
-        "quantity": quantity,
-        "amount": "100.00",
-    }
 
 
 Call = Callable[[TestClient[Any, Any]], Awaitable[None]]
