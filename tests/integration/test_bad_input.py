@@ -6,8 +6,10 @@ first bytes (the dead letter of the whole record would not fit the broker's 1 Mi
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ import pytest
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 
+from streams.exceptions import StreamsError
 from streams.ingest import PREFIX_BYTES
 from tests.integration.stream_harness import Worker
 
@@ -63,6 +66,29 @@ def worker(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Worker]:
     w.stop()
 
 
+class HealthSamples:
+    """``/healthz`` read every 0.2 s in a thread while the block runs."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+        self.taken: list[dict[str, Any]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            with contextlib.suppress(StreamsError):
+                self.taken.append(self.worker.web.health())
+
+    def __enter__(self) -> HealthSamples:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def test_records_too_large_to_dead_letter_whole_do_not_stall_their_partition(
     worker: Worker, kafka_bootstrap: str
 ) -> None:
@@ -87,7 +113,10 @@ def test_records_too_large_to_dead_letter_whole_do_not_stall_their_partition(
     finally:
         producer.close()
     assert len({m.partition for m in metas}) == 1
-    worker.caught_up()
+    with HealthSamples(worker) as samples:
+        worker.caught_up()
+    # Never healthy while a partition was stalled (the poison records stall none now).
+    assert samples.taken and not [s for s in samples.taken if s.get("healthy") and s.get("stalled")]
 
     # Every valid event, also those behind the poison records, is applied.
     assert worker.qty("in_transit_region_model") == {"south|X1": 1 + 2 + 4 + 8}
