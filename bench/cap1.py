@@ -4,23 +4,22 @@ Figure 1, the decision: every contender is called as ``f(event, view, order, env
 the same values (the order record and ``StateView`` built once per event, as the engine
 builds them whatever the rules) and gives the same answer: None when the region has no
 limit on record (CAP-1's `where`), False below the cap, else the four lets' values. The
-compiled rule's contender is its generated decision itself (``dsl.codegen``); the
-closures it replaced, ``rule-engine`` and ``zen-engine`` run alongside.
+compiled rule's contender is ``CompiledRule.decide`` (the closures, the language's one
+evaluator); ``rule-engine`` and ``zen-engine`` run alongside.
 
 Figure 2, the engine: ``Engine``'s own code for one event and the rule, given only the
 event: the order record and environment (per event) and ``Engine.verdict`` (the rule's
-alert state, the decision, and key + fingerprint + ``rule_alerts`` entry where needed), in
-two states of the tables: no CAP-1 alert firing (the key is computed only for an event
-that fires) and one firing (every evaluation reads key, fingerprint and entry, as every
-evaluation did before). Left out is building the alert, which a hand-written rule inside
-the engine would need alike. Before timing, every contender must agree with the lambda.
+alert state: key + fingerprint + ``rule_alerts`` entry, then the decision), in two states
+of the tables: no CAP-1 alert firing and one firing (for another order). Left out is
+building the alert, which a hand-written rule inside the engine would need alike. Before
+timing, every contender must agree with the lambda.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,7 @@ import zen
 
 from dsl.calendar import load_calendars
 from dsl.compiled import CompiledRule
-from streams.engine import Engine, RuleEnv, _closure_decision, order_of, rule_env
+from streams.engine import Engine, RuleEnv, order_of, rule_env
 from streams.models import OrderEntered, RegionLimits, WeeklyForecast, parse_event
 from streams.state import StateView, Tables, apply_event, empty_tables
 
@@ -103,7 +102,7 @@ def load_cap1() -> CompiledRule:
 
 # Every contender is called as f(event, view, order, env) with the same values: the event,
 # a StateView and the order record (built once: the engine builds them once per event
-# whatever the rules), and an environment built once that only the closures read.
+# whatever the rules), and an environment built once that only the compiled rule reads.
 Evaluate = Callable[[OrderEntered, StateView, Any, RuleEnv], object]
 Case = tuple[OrderEntered, StateView, Any, RuleEnv]
 
@@ -136,21 +135,13 @@ def hand_written(event: OrderEntered, view: StateView, order: Any, env: Any) -> 
     return False
 
 
-def generated(rule: CompiledRule) -> Evaluate:
-    """The rule's generated decision itself (``dsl.codegen``): no wrapper around it."""
-    assert rule.decision is not None and not rule.decision.uses_env  # env is not read
-    return rule.decision.run
-
-
-def closures(rule: CompiledRule) -> Evaluate:
-    """The same decision by the closures (the backend before code generation), with what
-    the engine does for them: the environment holds the event, order and fresh lets."""
-    assert rule.outcome is not None
-    decide = _closure_decision(rule.where, rule.outcome.lets, rule.when)
+def compiled(rule: CompiledRule) -> Evaluate:
+    """The compiled rule's decision (``CompiledRule.decide``), with what the engine does
+    for it: the environment holds the event, the order and fresh lets."""
 
     def evaluate(event: OrderEntered, view: StateView, order: Any, env: RuleEnv) -> object:
         env.event, env.order, env.lets = event, order, {}
-        return decide(event, view, order, env)
+        return rule.decide(env)
 
     return evaluate
 
@@ -181,8 +172,7 @@ def decisions(inputs: Inputs) -> dict[str, Evaluate]:
     rule = load_cap1()
     return {
         "hand-written lambda": hand_written,
-        "generated decision (dsl)": generated(rule),
-        "closures (before codegen)": closures(rule),
+        "compiled rule (dsl closures)": compiled(rule),
         f"rule-engine {rule_engine.__version__}": with_rule_engine(),
         "zen-engine expression": with_zen(),
     }
@@ -222,13 +212,11 @@ def engine_paths(inputs: Inputs) -> dict[str, Evaluate]:
     """Figure 2, the whole engine path per event, against the same lambda."""
     rule = load_cap1()
     quiet = copy.deepcopy(inputs.tables)
-    before = replace(rule, decision=None)  # closures, as before code generation
     firing = with_alert_firing(inputs, rule)
     return {
         "hand-written lambda": hand_written,
         "engine, no CAP-1 alert firing": engine_path(rule, quiet),
         "engine, a CAP-1 alert firing": engine_path(rule, firing),
-        "engine, closures, alert firing": engine_path(before, firing),
     }
 
 

@@ -3,7 +3,9 @@
 Calendar-dependent functions call ``env.calendar`` (a ``dsl.calendar.Calendar``):
 ``is_working_day``, ``on_schedule``, ``start_of_day``, ``end_of_day``, ``zone``. A value
 that is missing at run time raises ``Missing``; the compiled condition turns that into
-"does not fire" (never an error for the engine).
+"does not fire" (never an error for the engine). A function that fails on its data (a
+calendar that has no working day after a date) is a different thing: the compiled call
+raises ``EvaluationFailed``, which the engine counts as the rule's problem.
 """
 
 from __future__ import annotations
@@ -21,6 +23,16 @@ from dsl.errors import DslError
 
 class Missing(DslError):
     """A value needed by an expression is missing (no order record, an unset field)."""
+
+
+class EvaluationFailed(DslError):
+    """A rule's own expression failed on the data at hand (a calendar out of range, an
+    order field that does not convert, a value the rule needs that is missing).
+
+    The one exception a compiled rule raises; the engine counts it for that rule
+    (``Engine.errors``) and the evaluation does not fire. Anything else that escapes a
+    compiled rule is a bug in our code and propagates.
+    """
 
 
 def need(value: Any) -> Any:

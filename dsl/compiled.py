@@ -2,7 +2,8 @@
 
 ``dsl.compile`` turns a checked AST into ``CompiledRule`` values; ``streams.engine`` runs
 them. Expressions become plain Python callables taking an ``Env`` (built once at compile
-time; no user text is ever executed as Python). Pure: no Faust, Kafka, clock or env vars.
+time; no user text is ever executed as Python); an event rule is decided by
+``CompiledRule.decide``. Pure: no Faust, Kafka, clock or env vars.
 """
 
 from __future__ import annotations
@@ -32,28 +33,9 @@ class Env(Protocol):
 
 Expr = Callable[[Env], Any]
 Pred = Callable[[Env], bool]
-# An event rule's decision (``Decision.run``): (event, view, order, env) -> None when
-# `where` is false, False when `when` is false, else the values of the lets in order.
-DecideFn = Callable[[Any, Any, Any, Any], "tuple[Any, ...] | Literal[False] | None"]
-
-
-@dataclass(frozen=True)
-class Decision:
-    """An event rule's `where` + lets + `when` as one generated function (``dsl.codegen``).
-
-    It gives what the closures ``where``, ``outcome.lets`` and ``when`` give, which it
-    keeps: the engine uses it only while the rule still holds those very closures (a rule
-    rebuilt with ``dataclasses.replace`` falls back to them). ``uses_env``: whether ``run``
-    reads its ``env`` argument (pre-built closures for what the generator leaves to them);
-    if not, the engine need not bind the environment to the rule before calling it.
-    """
-
-    run: DecideFn
-    source: str  # the generated Python source, for debugging (``dsl.compile.source_of``)
-    uses_env: bool
-    where: Pred | None
-    lets: tuple[tuple[str, Expr], ...]
-    when: Pred | None
+# An event rule's decision: None when `where` is false, False when `when` is false, else
+# the values of the lets in order.
+Decision = tuple[Any, ...] | Literal[False] | None
 
 
 @dataclass(frozen=True)
@@ -119,4 +101,20 @@ class CompiledRule:
     cancel_on: frozenset[str] = frozenset()
     tiers: tuple[Tier, ...] = ()
     schedule: Schedule | None = None
-    decision: Decision | None = None  # event rules compiled from source: generated code
+
+    def decide(self, env: Env) -> Decision:
+        """An event rule on ``env`` (bound to this rule: key, calendar, no lets yet): the
+        one way it is evaluated. `where`, then the lets in order, each left in
+        ``env.lets`` (later lets, `when` and the message read them there), then `when`.
+
+        Raises ``dsl.builtins.EvaluationFailed`` when the rule's own expression fails on
+        the data (a missing value only makes a condition false or a let None)."""
+        if self.where is not None and not self.where(env):
+            return None
+        lets = self.outcome.lets if self.outcome is not None else ()
+        values = env.lets
+        for name, expr in lets:
+            values[name] = expr(env)
+        if self.when is None or self.when(env):
+            return tuple([values[name] for name, _ in lets])
+        return False

@@ -15,8 +15,8 @@ the live worker keeps it in changelog-backed Faust tables (JSON values only):
 * ``rule_clock``   ``"engine"`` -> ``{"watermark"}`` (the latest time judged),
   ``"schedule:RULE"`` -> the rule's current period (see ``_schedule_state``).
 
-Event rules are decided by one call (``dsl.compiled.Decision``: generated code, or the
-closures for a rule built by hand): `where`, the lets, `when`.
+An event rule is decided by its compiled closures (``CompiledRule.decide``: `where`, the
+lets, `when`); ``Engine.verdict`` turns that into fire, resolve or nothing.
 
 Alert ``values`` are JSON-safe and meant for people and for dashboards alike: the rule's
 lets, the trigger event's numbers as ``event.FIELD``, and ``start``/``deadline`` for
@@ -28,9 +28,13 @@ Deadlines are inclusive: an expected event exactly at a deadline is in time, and
 deadline fires once the clock is past it, with ``at`` = the deadline itself (whenever the
 clock notices it). A late expected event first fires the overdue tier, then resolves it.
 
-A rule whose expression fails at run time (an optional value that is missing, a division
-by zero) does not fire for that evaluation; the failure is counted in ``Engine.errors``
-and logged, and the other rules go on.
+A missing value only makes a rule's condition false (docs/rules.md, "Missing values").
+A rule whose own expression fails on the data (``dsl.builtins.EvaluationFailed``: a
+calendar out of range, a value the alert needs that is missing, an event without the
+rule's key) does not fire for that evaluation; the failure is counted per rule in
+``Engine.errors``, logged at WARNING (the 1st, 10th, 100th … time, with the count), and
+the other rules go on. Nothing else is caught: an exception out of the engine's own code
+is a bug and propagates, never mistaken for rule data.
 """
 
 from __future__ import annotations
@@ -44,11 +48,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any
 
-from dsl.calendar import DEFAULT_CALENDAR, Calendar
-from dsl.compiled import CompiledRule, DecideFn, Outcome, Tier
-from dsl.errors import DslError
+from dsl.builtins import EvaluationFailed
+from dsl.calendar import DEFAULT_CALENDAR, Calendar, CalendarError
+from dsl.compiled import CompiledRule, Decision, Outcome, Tier
 from streams.exceptions import StreamsError
 from streams.models import EVENT_TYPES, Alert, Event, Penalty, parse_event
 from streams.state import StateView, Table, Tables
@@ -60,25 +64,7 @@ class EngineError(StreamsError, ValueError):
     """A rule set the engine cannot run (unknown calendar, rule without an outcome)."""
 
 
-class EvaluationFailed(ValueError):
-    """One rule's expression failed on the data at hand; that evaluation does not fire."""
-
-
 _Step = Callable[["_Rule", Tables, "RuleEnv", Event, Mapping[str, Any] | None, int], list[Alert]]
-
-
-# What a compiled expression may raise on data it cannot handle: the compiler's own errors
-# (``dsl.builtins.Missing`` for a missing optional value, calendar errors), and Python's
-# for a None that slipped into arithmetic or a comparison.
-EVAL_ERRORS = (
-    EvaluationFailed,
-    DslError,
-    ArithmeticError,
-    AttributeError,
-    LookupError,
-    TypeError,
-    ValueError,
-)
 
 ENGINE_CLOCK = "engine"
 SCHEDULE_TIER = "deadline"  # tier name of a schedule rule written without `tier` blocks
@@ -174,9 +160,9 @@ class RuleEnv:
     """One evaluation's view of the world (implements ``dsl.compiled.Env``).
 
     Built by ``rule_env`` once per event and shared by every rule the event concerns;
-    ``_bind`` (or ``judge_event_rule``) fits it to each rule: key, calendar, ``start`` /
-    ``deadline``, fresh lets. No ``__init__`` on purpose: calling a Python ``__init__``
-    costs more than the attribute stores, and this is built for every event.
+    ``_bind`` fits it to each rule: key, calendar, ``start`` / ``deadline``, fresh lets.
+    No ``__init__`` on purpose: calling a Python ``__init__`` costs more than the
+    attribute stores, and this is built for every event.
     """
 
     __slots__ = ("calendar", "deadline", "event", "key", "lets", "now", "order", "start", "view")
@@ -230,10 +216,6 @@ def _bind(
 _NO_KEY: Mapping[str, str] = MappingProxyType({})
 
 
-def _no_decision(event: Any, view: Any, order: Any, env: Any) -> None:
-    raise EngineError("only event rules have a decision")
-
-
 KeyOf = Callable[[Event, Mapping[str, Any] | None], dict[str, str]]
 
 
@@ -245,11 +227,7 @@ class _Rule:
     calendar: Calendar
     tiers: tuple[Tier, ...]
     key_of: KeyOf  # the business key of a trigger event (see ``_key_function``)
-    # Event rules (see ``_decision``): where + lets + when in one call, and whether that
-    # call reads the environment (then it is bound to the rule, key included, first).
-    decide: DecideFn = _no_decision  # only event rules are decided
-    uses_env: bool = True
-    let_names: tuple[str, ...] = ()
+    let_names: tuple[str, ...] = ()  # event rules: the names of ``CompiledRule.decide``'s values
 
 
 def order_of(tables: Tables, event: Event | None) -> Mapping[str, Any] | None:
@@ -377,8 +355,8 @@ class Engine:
         self._schedules = [p for p in prepared if p.rule.kind == "schedule"]
         self._heap: list[tuple[datetime, str]] = []
         self._heap_table: Table | None = None
+        # rule id -> evaluations that failed on the rule's own expression (never reset)
         self.errors: Counter[str] = Counter()
-        self._warned: set[tuple[str, str]] = set()
 
     # --- entry points ---------------------------------------------------------------
 
@@ -432,23 +410,29 @@ class Engine:
         order: Mapping[str, Any] | None,
         seq: int,
     ) -> list[Alert]:
-        """``step`` for one rule; its evaluation errors stay with that rule."""
+        """``step`` for one rule; a failure of the rule's own expression stays with it."""
         try:
             result = step(prepared, tables, env, event, order, seq)
-        except EVAL_ERRORS as exc:
+        except EvaluationFailed as exc:
             self._failed(prepared, exc)
             return []
         return result
 
-    def _failed(self, prepared: _Rule, exc: Exception) -> None:
+    def _failed(self, prepared: _Rule, exc: EvaluationFailed) -> None:
         rule_id = prepared.rule.id
         self.errors[rule_id] += 1
-        # The first failure of a kind is worth a warning; the rest (the same missing
-        # optional value on every order) would drown the log.
-        kind = (rule_id, type(exc).__name__)
-        level = logging.DEBUG if kind in self._warned else logging.WARNING
-        self._warned.add(kind)
-        log.log(level, "rule %s (%s) not evaluated: %s", rule_id, prepared.rule.source, exc)
+        count = self.errors[rule_id]
+        # Every failure is counted; a warning at the 1st, 10th, 100th … keeps a rule that
+        # fails on every order visible without drowning the log.
+        level = logging.WARNING if _is_power_of_ten(count) else logging.DEBUG
+        log.log(
+            level,
+            "rule %s (%s) not evaluated (%d time(s) so far): %s",
+            rule_id,
+            prepared.rule.source,
+            count,
+            exc,
+        )
 
     # --- event rules ------------------------------------------------------------------
 
@@ -480,26 +464,12 @@ class Engine:
         redelivered, fp, last = _redelivered(tables, prepared, key, seq)
         if redelivered:
             return None  # this event was judged already
-        result = self._decide(prepared, env, event, order, key)
+        result: Decision = prepared.rule.decide(_bind(env, prepared, key))
         if result is None:
             return None  # `where` is false
         if result is False and (last is None or last.get("status") != "firing"):
             return None  # nothing firing for this key: nothing to resolve
         return Verdict(None if result is False else result, key, fp, last)  # fire / resolve
-
-    @staticmethod
-    def _decide(
-        prepared: _Rule,
-        env: RuleEnv,
-        event: Event,
-        order: Mapping[str, Any] | None,
-        key: Mapping[str, str],
-    ) -> tuple[Any, ...] | Literal[False] | None:
-        """The rule's decision; the environment is bound to the rule first only when the
-        decision reads it."""
-        if prepared.uses_env:
-            _bind(env, prepared, key)
-        return prepared.decide(event, env.view, order, env)
 
     def _act(
         self,
@@ -690,16 +660,16 @@ class Engine:
         tier = next((t for t in prepared.tiers if t.name == tier_name), None)
         if tier is None:
             return None  # the rule was edited and lost this tier
+        start_event = parse_event(watch["event"]) if watch.get("event") else None
+        order = order_of(tables, start_event)
+        env = rule_env(start_event, order, StateView(tables), deadline, prepared.calendar)
+        _bind(env, prepared, dict(watch["key"]), _time(watch["start"]), deadline)
+        by = [watch["event_id"]] if watch.get("event_id") else []
+        identity = tier_identity(watch, tier.name)
         try:
-            start_event = parse_event(watch["event"]) if watch.get("event") else None
-            order = order_of(tables, start_event)
-            env = rule_env(start_event, order, StateView(tables), deadline, prepared.calendar)
-            _bind(env, prepared, dict(watch["key"]), _time(watch["start"]), deadline)
             _evaluate_lets(tier.outcome, env)
-            by = [watch["event_id"]] if watch.get("event_id") else []
-            identity = tier_identity(watch, tier.name)
             alert = _alert(prepared, identity, tier.outcome, env, deadline, by, self.rule_set)
-        except EVAL_ERRORS as exc:
+        except EvaluationFailed as exc:
             self._failed(prepared, exc)
             return None
         _remember_firing(tables, alert, None)
@@ -748,7 +718,7 @@ class Engine:
             _bind(env, prepared, key, start, deadline)
             try:
                 deadlines = _tier_deadlines(prepared, env, deadline)
-            except EVAL_ERRORS as exc:
+            except EvaluationFailed as exc:
                 self._failed(prepared, exc)
                 continue
             watch = _new_watch(prepared.rule.id, key, start, deadlines, None, None)
@@ -859,52 +829,14 @@ def _prepare(rule: CompiledRule, calendars: Mapping[str, Calendar], default: Cal
         raise EngineError(f"{rule.source}: deadline rule {rule.id} has a tier without a time")
     if rule.kind != "event":
         return _Rule(rule, calendar, tiers, _key_function(rule))
-    decide, uses_env = _decision(rule)
-    return _Rule(
-        rule,
-        calendar,
-        tiers,
-        _key_function(rule),
-        decide=decide,
-        uses_env=uses_env,
-        let_names=tuple(name for name, _ in _outcome(rule).lets),
-    )
+    let_names = tuple(name for name, _ in _outcome(rule).lets)
+    return _Rule(rule, calendar, tiers, _key_function(rule), let_names)
 
 
-def _decision(rule: CompiledRule) -> tuple[DecideFn, bool]:
-    """The rule's decision function and whether it reads the environment: the generated
-    one (``dsl.codegen``) while the rule still holds the closures it was generated from,
-    else the closures themselves (a rule built by hand, or rebuilt with ``replace``)."""
-    generated = rule.decision
-    outcome = _outcome(rule)
-    if (
-        generated is not None
-        and generated.where is rule.where
-        and generated.when is rule.when
-        and generated.lets is outcome.lets
-    ):
-        return generated.run, generated.uses_env
-    return _closure_decision(rule.where, outcome.lets, rule.when), True
-
-
-def _closure_decision(where: Any, lets: tuple[tuple[str, Any], ...], when: Any) -> DecideFn:
-    """The decision protocol (``dsl.compiled.DecideFn``) over the closures, reading the
-    environment the engine bound to the rule (the lets go into ``env.lets`` one by one:
-    later ones read earlier ones there)."""
-
-    def decide(
-        event: Any, view: Any, order: Any, env: RuleEnv
-    ) -> tuple[Any, ...] | Literal[False] | None:
-        if where is not None and not where(env):
-            return None
-        values = env.lets
-        for name, expr in lets:
-            values[name] = expr(env)
-        if when is None or when(env):
-            return tuple([values[name] for name, _ in lets])
-        return False
-
-    return decide
+def _is_power_of_ten(n: int) -> bool:
+    while n % 10 == 0:
+        n //= 10
+    return n == 1
 
 
 def _outcome(rule: CompiledRule) -> Outcome:
@@ -921,26 +853,6 @@ def _evaluate_lets(outcome: Outcome, env: RuleEnv) -> None:
         env.lets[name] = expr(env)
 
 
-def judge_event_rule(prepared: _Rule, env: RuleEnv, key: Mapping[str, str]) -> bool | None:
-    """One event rule on the event's shared environment: ``where``, the lets in order
-    (left in ``env.lets`` for the alert), ``when``. None when ``where`` is false.
-
-    The closures step by step, the lets kept in ``env.lets`` even when `when` is false: a
-    reference for tests. The engine decides with ``_Rule.decide`` (see ``Engine.verdict``).
-    """
-    rule = prepared.rule
-    lets = _bind(env, prepared, key).lets
-    where = rule.where
-    if where is not None and not where(env):
-        return None
-    outcome = rule.outcome
-    if outcome is not None:
-        for name, expr in outcome.lets:
-            lets[name] = expr(env)
-    when = rule.when
-    return when is None or when(env)
-
-
 def _penalty(outcome: Outcome, env: RuleEnv) -> Penalty | None:
     if outcome.penalty is None:
         return None
@@ -948,7 +860,11 @@ def _penalty(outcome: Outcome, env: RuleEnv) -> Penalty | None:
     who = outcome.penalty.who(env)
     if amount is None or who is None:
         raise EvaluationFailed("the penalty's amount or person is missing")
-    return Penalty(amount=Decimal(amount).quantize(_CENT), who=str(who))
+    try:
+        cents = Decimal(amount).quantize(_CENT)
+    except ArithmeticError as err:  # an amount too large for its cents
+        raise EvaluationFailed(f"the penalty's amount {amount}: {err}") from err
+    return Penalty(amount=cents, who=str(who))
 
 
 def _alert(
@@ -1029,7 +945,10 @@ def _tier_deadlines(prepared: _Rule, env: RuleEnv, base: datetime) -> dict[str, 
     for tier in prepared.tiers:
         if tier.after is not None:
             after = tier.after
-            deadline = prepared.calendar.add(base, after.amount, after.business)
+            try:
+                deadline = prepared.calendar.add(base, after.amount, after.business)
+            except CalendarError as err:  # the rule's calendar cannot count this far
+                raise EvaluationFailed(f"tier {tier.name}: {err}") from err
         elif tier.by is not None:
             deadline = tier.by(env)
             if not isinstance(deadline, datetime) or deadline.tzinfo is None:

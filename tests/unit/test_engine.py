@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from dsl.builtins import EvaluationFailed
 from dsl.calendar import DEFAULT_CALENDAR, load_calendars
 from dsl.compiled import CompiledRule, Duration, Tier
-from dsl.errors import DslError
 from streams.engine import Engine, EngineError, duration_text, fingerprint, json_value
 from streams.models import Penalty
 from tests.unit.engine_rules import (
@@ -87,16 +87,25 @@ def test_redelivered_event_with_the_same_seq_is_not_judged_twice() -> None:
     assert run.send(ev, seq=5) == []
 
 
+def fails(message: str) -> Any:
+    """A compiled expression that fails on its data, as ``dsl.compile``'s closures do."""
+
+    def run(env: Any) -> Any:
+        raise EvaluationFailed(message)
+
+    return run
+
+
 def test_a_failing_rule_does_not_stop_the_others() -> None:
     broken = CompiledRule(
         id="BROKEN",
-        name="adds None",
+        name="a calendar out of range",
         source="rules/x.rule:1",
         kind="event",
         triggers=frozenset({"order.entered"}),
         where=None,
         key_fields=("order_id",),
-        when=lambda env: bool(env.order["promised_date"] + 1),  # type: ignore[index]
+        when=fails("rules/x.rule:5:8: is_working_day(): no such year"),
         outcome=outcome(lambda env: "never"),
     )
     run = Run(broken, cap_rule())
@@ -106,13 +115,10 @@ def test_a_failing_rule_does_not_stop_the_others() -> None:
     assert run.engine.errors == {"BROKEN": 1}
 
 
-def test_a_compiler_error_in_a_let_means_the_rule_does_not_fire() -> None:
-    def missing(env: Any) -> Any:
-        raise DslError("order.stocked_at is missing")
-
+def test_an_expression_failure_in_a_let_means_the_rule_does_not_fire() -> None:
     rule = cap_rule()
     assert rule.outcome is not None
-    lets = (("waited", missing), *rule.outcome.lets)
+    lets = (("waited", fails("order.stocked_at is not a time")), *rule.outcome.lets)
     broken = replace(rule, outcome=replace(rule.outcome, lets=lets))
     run = Run(broken)
     run.send(limits("l1"))
