@@ -164,7 +164,11 @@ def rule_status(hook: Any) -> dict[str, Any] | None:
     except Exception as exc:  # a broken status must show in /healthz, not break it
         log.exception("rule hook status failed")
         return {"version": None, "errors": [f"rule hook status failed: {exc!r}"]}
-    return {"version": found.get("version"), "errors": list(found.get("errors") or [])}
+    return {
+        "version": found.get("version"),
+        "errors": list(found.get("errors") or []),
+        "evaluation_failures": dict(found.get("evaluation_failures") or {}),
+    }
 
 
 def group_joined(app: Any) -> bool | None:
@@ -448,6 +452,9 @@ def describe(doc: Mapping[str, Any]) -> list[str]:
         errors = rules.get("errors") or []
         lines.append(f"rule set: version {rules.get('version')}, {len(errors)} error(s)")
         lines += [f"  {e}" for e in errors]
+        failures = rules.get("evaluation_failures") or {}
+        if failures:
+            lines.append(f"rules not evaluated on their data: {_pairs(failures)}")
     dead = doc.get("dead_letters") or {}
     if dead:
         window = float(dead.get("window_seconds") or 0)

@@ -129,10 +129,14 @@ class LiveRules:
 
     def status(self) -> dict[str, Any]:
         """``version``: the rule set running (``Alert.rule_set``); ``errors``: the
-        diagnostics of every file that does not load, ``file:line:col: CODE message``."""
+        diagnostics of every file that does not load, ``file:line:col: CODE message``;
+        ``evaluation_failures``: per rule id, the evaluations that failed on their data."""
         return {
             "version": self.engine.rule_set,
             "errors": [line for problem in self._problems for line in problem.errors],
+            # Rule expressions that failed on the data (a missing value): the rule's
+            # problem, not the hub's; shown, but they do not make the worker unhealthy.
+            "evaluation_failures": dict(self.engine.errors),
         }
 
     def _tick_time(self, tables: Tables, now: datetime) -> datetime | None:

@@ -187,7 +187,11 @@ def test_rule_status_is_read_from_a_hook_that_has_one() -> None:
         def status(self) -> dict[str, Any]:
             return {"version": "abc123", "errors": ["a.rule:1:1: E1 bad"]}
 
-    assert rule_status(Hook()) == {"version": "abc123", "errors": ["a.rule:1:1: E1 bad"]}
+    assert rule_status(Hook()) == {
+        "version": "abc123",
+        "errors": ["a.rule:1:1: E1 bad"],
+        "evaluation_failures": {},
+    }
     assert rule_status(object()) is None
 
 

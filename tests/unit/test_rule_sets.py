@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from dsl.builtins import EvaluationFailed
+from dsl.compiled import CompiledRule
 from dsl.loader import load_rules
-from streams.engine import fingerprint
+from streams.engine import Engine, fingerprint
 from streams.models import Alert, Event
 from streams.replay import load_engine, run
 from streams.rulehook import LOAD_RULE_ID, LiveRules
@@ -18,7 +20,7 @@ from streams.ruleload import compile_rule_text
 from streams.ruleset import MemoryRuleStore, RuleStoreError, version
 from streams.ruletest import engine_factory, load_test_file
 from streams.state import Tables, apply_event, empty_tables
-from tests.unit.engine_rules import at, order_event
+from tests.unit.engine_rules import at, order_event, outcome
 
 REPO = Path(__file__).resolve().parents[2]
 APPROVAL = (REPO / "rules" / "approval.rule").read_text(encoding="utf-8")
@@ -79,6 +81,7 @@ def test_a_worker_started_with_a_broken_file_runs_its_last_good_rules(tmp_path: 
     assert restarted.status() == {
         "version": good_version,
         "errors": [f"{tmp_path / 'approval.rule'}:5:12: E207 unknown severity 'critcal'"],
+        "evaluation_failures": {},
     }
     assert store.texts == {"approval.rule": APPROVAL}  # the broken text is never kept
 
@@ -275,3 +278,27 @@ def test_each_broken_file_has_its_own_alert(tmp_path: Path) -> None:
     alerts = live.on_tick(empty_tables(), at(2, 12))
     assert sorted(a.key["file"] for a in alerts) == ["approval.rule", "other.rule"]
     assert len({a.fingerprint for a in alerts}) == 2
+
+
+def test_a_rule_that_fails_on_its_data_is_counted_in_the_status(tmp_path: Path) -> None:
+    """Operators see which rule could not be judged on the data, not only in the log."""
+
+    def no_such_year(env: object) -> bool:
+        raise EvaluationFailed("rules/x.rule:5:8: is_working_day(): no such year")
+
+    live = hook(rules_dir(tmp_path), MemoryRuleStore())
+    broken = CompiledRule(
+        id="BROKEN",
+        name="a calendar out of range",
+        source="rules/x.rule:1",
+        kind="event",
+        triggers=frozenset({"order.scheduled"}),
+        where=None,
+        key_fields=("order_id",),
+        when=no_such_year,
+        outcome=outcome(lambda env: "never"),
+    )
+    live.engine = Engine([*(p.rule for p in live.engine.rules.values()), broken], {})
+    [alert] = big_order(empty_tables(), live)  # APR-1 fires; BROKEN cannot be judged
+    assert alert.rule_id == "APR-1"
+    assert live.status()["evaluation_failures"] == {"BROKEN": 1}
