@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     timezone: str = Field("Asia/Shanghai", description="business time zone of the rules")
     rules_dir: Path = Path("rules")
     webhook_token: SecretStr | None = None
+    commit_interval: float = Field(
+        2.8,
+        gt=0,
+        description="seconds between the worker's offset commits (Faust's "
+        "broker_commit_interval): a crash repeats at most this much handled work",
+    )
     order_retention_days: float = Field(
         7.0,
         gt=0,

@@ -73,6 +73,8 @@ def create_app(settings: Settings, bootstrap: str, hook: RuleHook | None = None)
         # A worker that died without leaving the group holds its partitions until the
         # session times out; 10 s (not Faust's 60) lets a restarted worker resume soon.
         broker_session_timeout=10.0,
+        # How much handled work a crash repeats (the commit journal keeps it exact).
+        broker_commit_interval=settings.commit_interval,
         # One worker holds every active partition, the others are hot standbys.
         PartitionAssignor=OneActiveAssignor,
     )

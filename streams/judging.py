@@ -50,6 +50,7 @@ class Judging:
         self.send_alerts = send_alerts
         self.lock = asyncio.Lock()
         self.head: Head | None = None  # the commit the tables are known to hold
+        self.skipped = 0  # redelivered events skipped since the last one judged
 
     async def event(
         self, hook: RuleHook, event: Event, seq: int, on_rule_error: OnRuleError
@@ -59,7 +60,11 @@ class Judging:
         async with self.lock:
             head = self._recovered()
             if seq <= head.seq:
+                self.skipped += 1
                 return False
+            if self.skipped:
+                log.info("journal: %d redelivered events were judged before: skipped", self.skipped)
+                self.skipped = 0
             tables = self.staging.tables
             alerts: list[Alert] = []
             if apply_event(tables, event, seq):  # a duplicate was judged under its first seq

@@ -59,6 +59,13 @@ def busy_week(seed: int = 6, orders: int = 700) -> list[dict[str, Any]]:
                 qty = rng.randint(0, 40)
                 fields = {"region": region, "model": model, "week_start": "2026-11-02"}
                 add(morning, f"fc-{day}-{region}-{model}", "plan.forecast", **fields, quantity=qty)
+    # The warehouse counts every quarter of an hour: an order confirmed just before a count
+    # and judged again after it (a redelivery) would see the wrong stock (INV-1).
+    for day in range(DAYS):
+        for t in _business_minutes(day)[::15]:
+            model = rng.choice(MODELS)
+            on_hand = rng.randint(10, 90)
+            add(t, f"st-{t:%d%H%M}-{model}", "inventory.stock_level", model=model, on_hand=on_hand)
     starts = [
         t
         for day in range(DAYS)
