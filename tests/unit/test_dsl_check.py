@@ -36,7 +36,7 @@ def test_every_seed_file_checks_clean(path: Path) -> None:
 def test_three_mistakes_give_exactly_three_positioned_diagnostics() -> None:
     report = load_report([Path("tests/golden/bad/three_mistakes.rule")])
     assert [(d.code, d.span.line, d.span.col) for d in report.diagnostics] == [
-        ("E100", 6, 24),
+        ("E100", 6, 23),
         ("E201", 14, 8),
         ("E203", 23, 8),
     ]

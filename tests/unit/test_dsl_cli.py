@@ -30,10 +30,9 @@ def test_check_prints_every_diagnostic_with_source_and_caret() -> None:
     code, out, _ = run("check", str(THREE))
     assert code == 1
     assert out.splitlines()[:4] == [
-        f"{THREE}:6:24: E100 '==' is not an operator: unexpected '=', expected a value "
-        "(a name, number, text, duration, …)",
+        f"{THREE}:6:23: E100 '==' is not an operator",
         "  when event.quantity == 3",
-        "                       ^",
+        "                      ^~",
         "hint: compare with a single '=': a = b",
     ]
     assert out.splitlines()[-1] == "1 file(s), 0 rule(s) loaded: 3 errors, 0 warnings"
@@ -44,7 +43,7 @@ def test_check_json() -> None:
     assert code == 1
     data = json.loads(out)
     assert [(d["code"], d["line"], d["col"]) for d in data] == [
-        ("E100", 6, 24),
+        ("E100", 6, 23),
         ("E201", 14, 8),
         ("E203", 23, 8),
     ]
