@@ -399,13 +399,15 @@ def _template_pieces(body: str) -> Iterator[tuple[str, int, bool]]:
 
 
 def _closing_brace(body: str, start: int) -> int:
-    """Index of the `}` that closes an expression (skipping \\"texts\\"), or len(body)."""
+    """Index of the `}` that closes an expression (skipping "texts" and \\"texts\\"), or
+    len(body)."""
     in_text = False
     i = start
     while i < len(body):
-        if body.startswith('\\"', i):
+        quote = 2 if body.startswith('\\"', i) else 1 if body[i] == '"' else 0
+        if quote:
             in_text = not in_text
-            i += 2
+            i += quote
             continue
         if body[i] == "}" and not in_text:
             return i
@@ -452,6 +454,7 @@ _DESCRIBE = {
     "RULE_ID": "a rule id (letters, digits, - and _)",
     "STRING": "a text in quotes",
     "TEMPLATE_STRING": "a text in quotes",
+    "MESSAGE_TEXT": "a message in quotes",
     "NUMBER": "a number",
     "INT": "a whole number",
     "DURATION": "a duration (7d, 1h, 30min, 2w)",
@@ -523,7 +526,7 @@ def _token_text(token: Token) -> str:
         return "end of file"
     if token.type in ("NAME", "RULE_ID"):
         return f"name '{token}'"
-    if token.type == "STRING":
+    if token.type in ("STRING", "MESSAGE_TEXT"):
         return f"text {token}"
     if str(token).isalpha():
         return f"keyword '{token}'"
