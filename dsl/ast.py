@@ -370,6 +370,58 @@ class RuleFile:
         return next((i for i in self.items if isinstance(i, FileCalendar)), None)
 
 
+# --- nesting ---------------------------------------------------------------------------------
+
+# How deep an expression (or a tier) may nest. Real rules nest under ten levels; the limit
+# is far above that and below what the stages after the parser can take: the checker,
+# formatter and compiler walk the tree recursively (Python's recursion limit), and
+# generated Python code may hold at most 200 nested parentheses. A deeper clause is a
+# diagnostic (E104), never a RecursionError.
+MAX_NESTING = 100
+
+
+def _children(node: object) -> tuple[object, ...]:
+    """The expressions and clauses directly under ``node``."""
+    match node:
+        case Group(inner=inner):
+            return (inner,)
+        case Unary(operand=x) | Presence(operand=x):
+            return (x,)
+        case Binary(left=left, right=right):
+            return (left, right)
+        case Call(args=args):
+            return args
+        case Lookup(keys=keys):
+            return keys
+        case Template(parts=parts):
+            return tuple(p for p in parts if not isinstance(p, str))
+        case WhereClause(cond=x) | WhenClause(cond=x) | LetClause(value=x):
+            return (x,)
+        case ExpectClause(where=where, by=by):
+            return tuple(x for x in (where, by) if x is not None)
+        case MessageClause(template=template):
+            return (template,)
+        case PenaltyClause(amount=amount, who=who):
+            return (amount, who)
+        case TierClause(clauses=clauses):
+            return clauses
+    return ()
+
+
+def nesting(node: object) -> int:
+    """How many levels deep ``node`` (an expression, template or clause) nests; 1 for a leaf.
+
+    Iterative, so that it measures any depth without recursing.
+    """
+    deepest = 0
+    stack: list[tuple[object, int]] = [(node, 1)]
+    while stack:
+        current, level = stack.pop()
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in _children(current))
+    return deepest
+
+
 # --- dump ------------------------------------------------------------------------------------
 
 

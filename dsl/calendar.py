@@ -28,7 +28,46 @@ _MAX_SEARCH_DAYS = 3660
 
 
 class CalendarError(DslError, ValueError):
-    """A calendar file that cannot be read, or a question a calendar cannot answer."""
+    """A calendar file that cannot be read, or a question a calendar cannot answer.
+
+    ``line`` and ``col`` (1-based) are where in the file the problem is, when known.
+    """
+
+    def __init__(self, message: str, line: int | None = None, col: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+        self.col = col
+
+
+class _Str(str):
+    """A text read from a calendar file, with where it was written."""
+
+    line: int | None = None
+    col: int | None = None
+
+
+class _YamlLoader(yaml.SafeLoader):
+    """Safe YAML where a date stays text (checked here, with its place) and every text
+    knows its line: a date such as 2026-02-30 is a diagnostic, not a ValueError."""
+
+
+_YamlLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if not tag.endswith(":timestamp")]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _construct_text(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> _Str:
+    text = _Str(loader.construct_scalar(node))
+    text.line, text.col = node.start_mark.line + 1, node.start_mark.column + 1
+    return text
+
+
+_YamlLoader.add_constructor("tag:yaml.org,2002:str", _construct_text)
+
+
+def _error(message: str, value: Any) -> CalendarError:
+    return CalendarError(message, getattr(value, "line", None), getattr(value, "col", None))
 
 
 @dataclass(frozen=True)
@@ -202,15 +241,15 @@ DEFAULT_CALENDAR = Calendar(
 
 def _as_date(value: Any, where: str) -> date:
     if isinstance(value, datetime):
-        raise CalendarError(f"{where}: expected a date, got a date and time {value}")
+        raise _error(f"{where}: expected a date, got a date and time {value}", value)
     if isinstance(value, date):
         return value
     if isinstance(value, str):
         try:
             return date.fromisoformat(value)
         except ValueError as exc:
-            raise CalendarError(f"{where}: {value!r} is not a date YYYY-MM-DD") from exc
-    raise CalendarError(f"{where}: expected a date YYYY-MM-DD, got {value!r}")
+            raise _error(f"{where}: '{value}' is not a date YYYY-MM-DD", value) from exc
+    raise _error(f"{where}: expected a date YYYY-MM-DD, got {value!r}", value)
 
 
 def _as_time(value: Any, where: str) -> time:
@@ -218,10 +257,10 @@ def _as_time(value: Any, where: str) -> time:
         try:
             return time.fromisoformat(value)
         except ValueError as exc:
-            raise CalendarError(f"{where}: {value!r} is not a time HH:MM") from exc
+            raise _error(f"{where}: '{value}' is not a time HH:MM", value) from exc
     if isinstance(value, int):  # YAML 1.1 reads an unquoted 09:00 as sexagesimal minutes
         return time(value // 60, value % 60)
-    raise CalendarError(f'{where}: expected a time "HH:MM", got {value!r}')
+    raise _error(f'{where}: expected a time "HH:MM", got {value!r}', value)
 
 
 def _parse_hours(raw: Any, where: str) -> list[tuple[time, time]]:
@@ -231,10 +270,10 @@ def _parse_hours(raw: Any, where: str) -> list[tuple[time, time]]:
     for i, pair in enumerate(raw):
         here = f"{where}: working_hours[{i}]"
         if not isinstance(pair, list) or len(pair) != 2:
-            raise CalendarError(f"{here}: expected [start, end]")
+            raise _error(f"{here}: expected [start, end]", pair)
         begin, end = _as_time(pair[0], here), _as_time(pair[1], here)
         if begin >= end:
-            raise CalendarError(f"{here}: start {begin} is not before end {end}")
+            raise _error(f"{here}: start {begin} is not before end {end}", pair[0])
         periods.append((begin, end))
     periods.sort()
     for (_, end), (begin, _) in pairwise(periods):
@@ -255,7 +294,7 @@ def _parse_holidays(raw: Any, where: str) -> set[date]:
             first = _as_date(item.get("from"), f"{here}.from")
             last = _as_date(item.get("to", item.get("from")), f"{here}.to")
             if last < first:
-                raise CalendarError(f"{here}: 'to' {last} is before 'from' {first}")
+                raise _error(f"{here}: 'to' {last} is before 'from' {first}", item.get("to"))
             days.update(_date_span(first, last))
         else:
             days.add(_as_date(item, here))
@@ -272,23 +311,39 @@ def calendar_from_dict(data: Any, where: str) -> Calendar:
     try:
         zone = ZoneInfo(str(data.get("timezone", "Asia/Shanghai")))
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise CalendarError(f"{where}: unknown timezone {data.get('timezone')!r}") from exc
+        zone_name = data.get("timezone")
+        raise _error(f"{where}: unknown timezone '{zone_name}'", zone_name) from exc
     raw_hours = data.get("working_hours")
     hours = _working_hours() if raw_hours is None else _parse_hours(raw_hours, where)
     workdays = {_as_date(d, f"{where}: workdays") for d in data.get("workdays") or []}
-    return Calendar(name, zone, hours, _parse_holidays(data.get("holidays"), where), workdays)
+    holidays = _parse_holidays(data.get("holidays"), where)
+    return Calendar(str(name), zone, hours, holidays, workdays)
+
+
+def calendar_from_text(text: str, path: str) -> Calendar:
+    """A calendar file's text as a calendar. Raises ``CalendarError`` naming ``path``, with
+    the line (and column) of the problem when it has one."""
+    try:
+        data = yaml.load(text, Loader=_YamlLoader)  # a SafeLoader: builds no objects
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (None, None)
+        raise CalendarError(f"{path}: not valid YAML: {exc.problem}", line, col) from exc
+    # A value YAML itself cannot build (`!!timestamp 2026-02-30`), or nesting too deep
+    # for its recursive composer: the file's problem, not the program's.
+    except (yaml.YAMLError, ValueError, RecursionError) as exc:
+        raise CalendarError(f"{path}: not a calendar: {exc}") from exc
+    return calendar_from_dict(data, path)
 
 
 def load_calendar(path: str | Path) -> Calendar:
     """Read one calendar YAML file. Raises ``CalendarError`` with the file name."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise CalendarError(f"{path}: cannot read: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise CalendarError(f"{path}: not valid YAML: {exc}") from exc
-    return calendar_from_dict(data, str(path))
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CalendarError(f"{path}: cannot read: {exc}") from exc
+    return calendar_from_text(text, str(path))
 
 
 def load_calendars(directory: str | Path) -> dict[str, Calendar]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from dsl import ast as a
 from dsl import schema as s
@@ -197,7 +197,7 @@ def check(tree: a.RuleFile, calendars: Collection[str] | None = None) -> CheckRe
             )
         else:
             seen[rule.id.name] = rule
-        _RuleChecker(checker, rule).run()
+        _RuleChecker(checker, checker.shallow(rule)).run()
     return CheckResult(tuple(sort_diagnostics(checker.diags)), checker.types)
 
 
@@ -214,6 +214,23 @@ class _Checker:
 
     def warning(self, code: str, message: str, span: a.Span, hint: str | None = None) -> None:
         self.diags.append(Diagnostic(code, message, span, hint, "warning"))
+
+    def shallow(self, rule: a.Rule) -> a.Rule:
+        """``rule`` without the clauses nested too deeply to check (each an E104).
+
+        The parser already leaves them out; a tree built some other way is held to the
+        same limit, so that checking never ends in a RecursionError.
+        """
+        kept: list[a.Clause] = []
+        for clause in rule.clauses:
+            depth = a.nesting(clause)
+            if depth <= a.MAX_NESTING:
+                kept.append(clause)
+                continue
+            message = f"nested {depth} levels deep; at most {a.MAX_NESTING}"
+            hint = "give parts of it a name with `let`, or split the rule"
+            self.error("E104", message, clause.span, hint)
+        return rule if len(kept) == len(rule.clauses) else replace(rule, clauses=tuple(kept))
 
     def calendar_name(self, name: a.Text) -> None:
         if self.calendars is not None and name.value not in self.calendars:
@@ -340,6 +357,14 @@ class _RuleChecker:
                 tiers and all(self._find(kind, t.clauses) for t in tiers)
             ):
                 missing(word, f"add `{word} …` to the rule (or to every tier)")
+        if self.kind == "event" and not self._find(a.KeyClause):
+            self.c.warning(
+                "W302",
+                f"rule {rule.id.name} has no `key`: all its alerts are one alert",
+                span,
+                "one order's event would resolve another order's alert; "
+                "add `key order_id` (or the names that tell its alerts apart)",
+            )
         if self.kind in ("deadline", "schedule") and not expects:
             missing("expect", "say which event ends the watch: `expect order.shipped …`")
         if self.kind == "schedule" and not self._find(a.ForEachClause):

@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from dsl.ast import RuleFile, Span
+from dsl.calendar import CalendarError, calendar_from_text
 from dsl.check import check
 from dsl.compile import compile_file
 from dsl.compiled import CompiledRule
@@ -22,6 +23,7 @@ from dsl.diagnostics import Diagnostic, has_errors, sort_diagnostics
 from dsl.parser import parse
 
 IO_ERROR = "E000"  # a file that cannot be read (the CLI exits 2 for it)
+CALENDAR_ERROR = "E010"  # a calendar file that is not valid YAML or not a calendar
 
 
 @dataclass
@@ -38,6 +40,7 @@ class LoadReport:
     """Everything a load produced: per-file results, so the CLI can show source lines."""
 
     files: tuple[LoadedFile, ...]
+    calendars: tuple[LoadedFile, ...] = ()  # the calendar files read (no tree, no rules)
 
     @property
     def rules(self) -> list[CompiledRule]:
@@ -45,11 +48,18 @@ class LoadReport:
 
     @property
     def diagnostics(self) -> list[Diagnostic]:
-        return sort_diagnostics(d for f in self.files for d in f.diagnostics)
+        every = (*self.calendars, *self.files)
+        return sort_diagnostics(d for f in every for d in f.diagnostics)
 
     @property
     def sources(self) -> dict[str, str]:
+        """Path -> text of each rule file (what a rule set's version is made of)."""
         return {f.path: f.source for f in self.files}
+
+    @property
+    def calendar_sources(self) -> dict[str, str]:
+        """Path -> text of each calendar file read, to show its lines in a diagnostic."""
+        return {f.path: f.source for f in self.calendars}
 
 
 def rule_files(paths: Iterable[str | Path]) -> list[Path]:
@@ -66,20 +76,58 @@ def calendar_names(directory: str | Path) -> set[str]:
     for path in sorted(Path(directory).glob("*.y*ml")):
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError):
+        except (OSError, UnicodeDecodeError, yaml.YAMLError, ValueError, RecursionError):
             data = None  # the calendar loader reports a broken calendar; here only its name
         name = data.get("name") if isinstance(data, dict) else None
         names.add(str(name) if name else path.stem)
     return names
 
 
-def _default_calendars(paths: Iterable[str | Path]) -> set[str] | None:
+def _calendar_dirs(paths: Iterable[str | Path]) -> list[Path]:
     """Calendars next to the rules: `<dir>/calendars` for each directory or file's folder."""
     dirs = {(p if p.is_dir() else p.parent) / "calendars" for p in map(Path, paths)}
-    found = [d for d in sorted(dirs) if d.is_dir()]
-    if not found:
-        return None
-    return set().union(*(calendar_names(d) for d in found))
+    return [d for d in sorted(dirs) if d.is_dir()]
+
+
+def _calendar_file(path: Path, seen: dict[str, Path]) -> LoadedFile:
+    """One calendar file, read and checked as ``replay`` and the worker load it."""
+    name = str(path)
+    try:
+        source = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        diag = Diagnostic(IO_ERROR, f"cannot read {name}: {err}", Span(name, 1, 1, 1, 2))
+        return LoadedFile(name, "", None, [diag])
+    loaded = LoadedFile(name, source, None)
+    try:
+        calendar = calendar_from_text(source, name)
+    except CalendarError as err:
+        line, col = err.line or 1, err.col or 1
+        message = str(err).removeprefix(f"{name}: ")
+        span = Span(name, line, col, line, col + 1)
+        loaded.diagnostics.append(Diagnostic(CALENDAR_ERROR, message, span))
+        return loaded
+    if calendar.name in seen:
+        message = f"calendar '{calendar.name}' is defined twice"
+        hint = f"also in {seen[calendar.name]}; give each calendar its own name"
+        loaded.diagnostics.append(Diagnostic(CALENDAR_ERROR, message, Span(name, 1, 1, 1, 2), hint))
+    seen.setdefault(calendar.name, path)
+    return loaded
+
+
+def load_calendar_files(dirs: Iterable[Path]) -> tuple[set[str], list[LoadedFile]]:
+    """The calendar names of ``dirs`` and each calendar file with its diagnostics (E010).
+
+    A broken calendar's name still counts as known: its file's diagnostic says what is
+    wrong, rather than an "unknown calendar" at every rule that names it.
+    """
+    seen: dict[str, Path] = {}
+    files: list[LoadedFile] = []
+    names: set[str] = set()
+    for directory in dirs:
+        names |= calendar_names(directory)
+        paths = sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
+        files += [_calendar_file(p, seen) for p in paths]
+    return names, files
 
 
 def _load_file(path: Path, calendars: Collection[str] | None) -> LoadedFile:
@@ -123,22 +171,27 @@ def _duplicates_across(files: list[LoadedFile]) -> None:
 def load_report(
     paths: Iterable[str | Path],
     calendars_dir: str | Path | None = None,
+    fallback_calendars_dir: str | Path | None = None,
 ) -> LoadReport:
     """Load, check and compile every rule file under ``paths``; never raises for bad rules.
 
-    Calendar names come from ``calendars_dir``, else from a ``calendars`` folder next to
-    the rules (a directory given, or a file's folder); with neither, calendar names are not
-    checked.
+    Calendars come from ``calendars_dir``, else from a ``calendars`` folder next to the
+    rules (a directory given, or a file's folder), else from ``fallback_calendars_dir``;
+    their files are checked too (E010). With none of these, calendar names are not
+    checked. A calendar directory that does not exist knows no calendar.
     """
     path_list = list(paths)
-    calendars = (
-        calendar_names(calendars_dir)
-        if calendars_dir is not None
-        else _default_calendars(path_list)
-    )
+    if calendars_dir is not None:
+        dirs = [Path(calendars_dir)]
+    else:
+        near = _calendar_dirs(path_list)
+        fallback = [Path(fallback_calendars_dir)] if fallback_calendars_dir is not None else []
+        dirs = near or fallback
+    names, calendar_files = load_calendar_files(d for d in dirs if d.is_dir())
+    calendars = names if dirs else None
     files = [_load_file(p, calendars) for p in rule_files(path_list)]
     _duplicates_across(files)
-    return LoadReport(tuple(files))
+    return LoadReport(tuple(files), tuple(calendar_files))
 
 
 def load_rules(
@@ -148,7 +201,8 @@ def load_rules(
     """The compiled rules of every good file under ``paths``, and all diagnostics (sorted).
 
     Diagnostics with severity "error" mean their file was rejected; the rules of the other
-    files are still returned.
+    files are still returned. Only the rule files' diagnostics: the worker reads and
+    reports its calendar files itself (``load_report`` has theirs).
     """
     report = load_report(paths, calendars_dir)
-    return report.rules, report.diagnostics
+    return report.rules, sort_diagnostics(d for f in report.files for d in f.diagnostics)

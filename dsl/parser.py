@@ -17,7 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, v_args
 from lark.exceptions import (
     UnexpectedCharacters,
     UnexpectedEOF,
@@ -25,7 +25,9 @@ from lark.exceptions import (
     UnexpectedToken,
     VisitError,
 )
+from lark.lexer import PatternRE, PatternStr, TerminalDef
 from lark.tree import Meta
+from lark.visitors import Transformer_NonRecursive
 
 from dsl import ast as a
 from dsl.diagnostics import Diagnostic
@@ -48,6 +50,23 @@ class _CommentSink:
         return token
 
 
+_KEYWORDS: dict[str, str] = {}  # terminal name -> its keyword, e.g. "OR" -> "or"
+
+
+def _whole_word(term: TerminalDef) -> None:
+    """A keyword matches only a whole word: `order_id` after a value is not `or` + `der_id`.
+
+    Lark matches a keyword string anywhere a keyword may come, even as the start of a
+    longer name; the look-ahead makes it a name's prefix no more. The keyword is kept
+    above NAME (same text) so that `or` alone is still the keyword.
+    """
+    if isinstance(term.pattern, PatternStr) and term.pattern.value.isalpha():
+        _KEYWORDS[term.name] = term.pattern.value
+        word = re.escape(term.pattern.value)
+        term.pattern = PatternRE(f"{word}(?![A-Za-z0-9_])", term.pattern.flags)
+        term.priority = max(term.priority, 1)
+
+
 _SINK = _CommentSink()
 _LOCK = threading.Lock()
 LARK = Lark(
@@ -57,6 +76,7 @@ LARK = Lark(
     propagate_positions=True,
     maybe_placeholders=True,
     lexer_callbacks={"COMMENT": _SINK},
+    edit_terminals=_whole_word,
 )
 
 
@@ -77,18 +97,53 @@ def _durations_count(token: Token) -> int:
     return int(re.match(r"\d+", str(token)).group())  # type: ignore[union-attr]
 
 
+@dataclass(frozen=True)
+class _Shift:
+    """Where a piece of text parsed on its own lies in the file: lines before it, and
+    columns before it on its first line."""
+
+    lines: int = 0
+    cols: int = 0
+
+    def span(self, s: a.Span) -> a.Span:
+        col = s.col + self.cols if s.line == 1 else s.col
+        end_col = s.end_col + self.cols if s.end_line == 1 else s.end_col
+        return a.Span(s.file, s.line + self.lines, col, s.end_line + self.lines, end_col)
+
+    def diagnostic(self, d: Diagnostic) -> Diagnostic:
+        return Diagnostic(d.code, d.message, self.span(d.span), d.hint, d.severity)
+
+
+# Non-recursive: a tree of any depth becomes an AST without a RecursionError; the clauses
+# nested too deeply for the later stages are then left out with a diagnostic (E104).
 @v_args(meta=True)
-class _ToAst(Transformer[Token, Any]):
+class _ToAst(Transformer_NonRecursive[Token, Any]):
     """Lark tree → ``dsl.ast``. Problems with literal values become diagnostics here."""
 
-    def __init__(self, file: str, parse_expr: Callable[[str, int, int], a.Expr | None]) -> None:
+    def __init__(
+        self,
+        file: str,
+        parse_expr: Callable[[str, int, int], a.Expr | None],
+        shift: _Shift = _Shift(),
+    ) -> None:
         super().__init__()
         self.file = file
         self.diags: list[Diagnostic] = []
         self._parse_expr = parse_expr
+        self._shift = shift
 
     def _s(self, meta: Meta | Token) -> a.Span:
-        return _span(self.file, meta)
+        return self._shift.span(_span(self.file, meta))
+
+    def too_deep(self, node: a.Clause | a.Expr) -> bool:
+        """True (and an E104) when ``node`` nests deeper than the later stages can take."""
+        depth = a.nesting(node)
+        if depth <= a.MAX_NESTING:
+            return False
+        hint = "give parts of it a name with `let`, or split the rule"
+        message = f"nested {depth} levels deep; at most {a.MAX_NESTING}"
+        self.diags.append(Diagnostic("E104", message, node.span, hint))
+        return True
 
     def _error(self, code: str, message: str, where: Meta | Token, hint: str | None) -> None:
         self.diags.append(Diagnostic(code, message, self._s(where), hint))
@@ -102,7 +157,8 @@ class _ToAst(Transformer[Token, Any]):
 
     def rule(self, meta: Meta, c: list[Any]) -> a.Rule:
         ident = a.Ident(str(c[0]), self._s(c[0]))
-        return a.Rule(ident, self._text(c[1]), tuple(c[2:]), self._s(meta))
+        clauses = tuple(clause for clause in c[2:] if not self.too_deep(clause))
+        return a.Rule(ident, self._text(c[1]), clauses, self._s(meta))
 
     def _text(self, token: Token) -> a.Text:
         return a.Text(unescape(str(token)[1:-1]), self._s(token))
@@ -281,21 +337,22 @@ class _ToAst(Transformer[Token, Any]):
     # --- message templates
     def _template(self, token: Token) -> a.Template:
         raw = str(token)
+        at = self._s(token)
         parts: list[str | a.Expr] = []
         for piece, offset, closed in _template_pieces(raw[1:-1]):
             if offset < 0:
                 parts.append(piece)
                 continue
-            col = (token.column or 1) + 1 + offset
+            col = at.col + 1 + offset
             if not closed:
-                where = a.Span(self.file, token.line or 1, col - 1, token.line or 1, col)
+                where = a.Span(self.file, at.line, col - 1, at.line, col)
                 hint = "close it with } or write {{ for a literal brace"
                 self.diags.append(Diagnostic("E100", "unclosed { in message", where, hint))
                 continue
-            expr = self._template_expr(piece, token.line or 1, col)
+            expr = self._template_expr(piece, at.line, col)
             if expr is not None:
                 parts.append(expr)
-        return a.Template(raw, tuple(parts), self._s(token))
+        return a.Template(raw, tuple(parts), at)
 
     def _template_expr(self, text: str, line: int, col: int) -> a.Expr | None:
         if text.strip() == "":
@@ -342,13 +399,15 @@ def _template_pieces(body: str) -> Iterator[tuple[str, int, bool]]:
 
 
 def _closing_brace(body: str, start: int) -> int:
-    """Index of the `}` that closes an expression (skipping \\"texts\\"), or len(body)."""
+    """Index of the `}` that closes an expression (skipping "texts" and \\"texts\\"), or
+    len(body)."""
     in_text = False
     i = start
     while i < len(body):
-        if body.startswith('\\"', i):
+        quote = 2 if body.startswith('\\"', i) else 1 if body[i] == '"' else 0
+        if quote:
             in_text = not in_text
-            i += 2
+            i += quote
             continue
         if body[i] == "}" and not in_text:
             return i
@@ -395,6 +454,7 @@ _DESCRIBE = {
     "RULE_ID": "a rule id (letters, digits, - and _)",
     "STRING": "a text in quotes",
     "TEMPLATE_STRING": "a text in quotes",
+    "MESSAGE_TEXT": "a message in quotes",
     "NUMBER": "a number",
     "INT": "a whole number",
     "DURATION": "a duration (7d, 1h, 30min, 2w)",
@@ -406,40 +466,36 @@ _DESCRIBE = {
     "$END": "end of file",
 }
 
-# Common slips, recognised by the parser state they fail in (lark's match_examples). A
-# state match alone is not enough (lark also offers a candidate whose token differs), so
-# each slip also names the token it fails on.
-_SLIP_BODIES: dict[str, list[str]] = {
-    "double_equals": ["when a == b", "when a.b == 1", "where a.b == c", "let x = a == b"],
-    "duration_unit": ["expect a.b within 7 ", "tier 7 { }", "expect a.b, c.d within 1 "],
-}
-_SLIP_TOKENS = {"double_equals": {"EQUAL", "COMPARE"}, "duration_unit": {"RBRACE", "LBRACE"}}
-
-
-def _slip_examples() -> dict[str, list[str]]:
-    # The parser state includes the stack depth: vary what comes before the slip.
-    heads = ['rule A "a" {\n  ', 'rule A "a" {\n  severity info\n  ', 'calendar "c"\nrule A "a" { ']
-    return {
-        label: [head + body + "\n}" for head in heads for body in bodies]
-        for label, bodies in _SLIP_BODIES.items()
-    }
-
-
-_EXAMPLES = _slip_examples()
 _SLIPS: dict[str, tuple[str, str, str]] = {
     "missing_brace": ("E100", "missing '}' before the next rule", "close the rule above with }"),
-    "double_equals": ("E100", "'==' is not an operator", "compare with a single '=': a = b"),
     "duration_unit": (
         "E103",
         "a duration needs a unit",
         "write 7d, 3h, 30min, 2w or 2 business days",
     ),
 }
+# What an author most likely meant by an operator the language does not have.
+_OPERATOR_FIXES = {
+    "==": "=",
+    "===": "=",
+    "=>": ">=",
+    "=<": "<=",
+    ">>": ">",
+    "<<": "<",
+    "<>": "!=",
+    "!==": "!=",
+    ">==": ">=",
+    "<==": "<=",
+    "=!": "!=",
+}
+_OPERATOR_CHARS = "=<>!"
 
 
 def _terminal_text(lark: Lark, name: str) -> str:
     if name in _DESCRIBE:
         return _DESCRIBE[name]
+    if name in _KEYWORDS:
+        return f"'{_KEYWORDS[name]}'"
     term = next((t for t in lark.terminals if t.name == name), None)
     if term is not None and term.pattern.type == "str":
         return f"'{term.pattern.value}'"
@@ -470,23 +526,11 @@ def _token_text(token: Token) -> str:
         return "end of file"
     if token.type in ("NAME", "RULE_ID"):
         return f"name '{token}'"
-    if token.type == "STRING":
+    if token.type in ("STRING", "MESSAGE_TEXT"):
         return f"text {token}"
     if str(token).isalpha():
         return f"keyword '{token}'"
     return f"'{token}'"
-
-
-def _slip(err: UnexpectedInput, lark: Lark, in_message: bool) -> str | None:
-    if in_message:
-        return None
-    try:
-        label = err.match_examples(lambda s: lark.parse(s, start="start"), _EXAMPLES)
-    except UnexpectedInput:  # pragma: no cover - match_examples re-parses; be safe
-        return None
-    if not isinstance(label, str) or not isinstance(err, UnexpectedToken):
-        return None
-    return label if err.token.type in _SLIP_TOKENS[label] else None
 
 
 def syntax_diagnostic(
@@ -507,7 +551,9 @@ def syntax_diagnostic(
     assert isinstance(err, UnexpectedToken | UnexpectedEOF)
     token = err.token
     expected = _expected_text(lark, _expected(err))
-    slip = _slip(err, lark, in_message)
+    unclosed = _unclosed(err, text, file)
+    if unclosed is not None:
+        return unclosed
     if token.type == "$END":
         span = a.Span(
             file,
@@ -523,14 +569,11 @@ def syntax_diagnostic(
         return Diagnostic("E101", message + (f", expected {expected}" if expected else ""), span)
     span = _span(file, token)
     message = f"unexpected {_token_text(token)}" + (f", expected {expected}" if expected else "")
-    if slip is not None:
-        code, what, hint = _SLIPS[slip]
-        return Diagnostic(code, f"{what}: {message}", span, hint)
-    return _refine(token, message, span, text, err, lark)
+    return _refine(token, message, span, text, err)
 
 
 def _refine(
-    token: Token, message: str, span: a.Span, text: str, err: UnexpectedInput, lark: Lark
+    token: Token, message: str, span: a.Span, text: str, err: UnexpectedInput
 ) -> Diagnostic:
     """Hints the example table cannot give: unknown clause, unit slips, misplaced `rule`."""
     pos = token.start_pos or 0
@@ -538,21 +581,74 @@ def _refine(
     if token.type == "NAME" and pos > 0 and text[pos - 1].isdigit():
         hint = f"durations are 7d, 3h, 30min, 2w or 2 business days; not '{token}'"
         return Diagnostic("E103", f"bad duration unit '{token}'", span, hint)
+    if token.type == "RULE":
+        code, what, hint = _SLIPS["missing_brace"]
+        return Diagnostic(code, f"{what}: {message}", span, hint)
+    if token.type in ("EQUAL", "COMPARE", "BANG") or str(token) in _OPERATOR_CHARS:
+        wrong = _wrong_operator(token, span, text)
+        if wrong is not None:
+            return wrong
+    if token.type in ("NAME", "RULE_ID") and len(expected & _OPERATORS) >= 4:
+        hint = "join it with an operator (and, or, =, +, …), or start a new clause"
+        return Diagnostic("E100", f"unexpected {_token_text(token)} after a value", span, hint)
+    if expected == {"BUSINESS"}:
+        code, what, hint = _SLIPS["duration_unit"]
+        return Diagnostic(code, f"{what}: {message}", span, hint)
     clause_keywords = {n for n in expected if n.lower() in CLAUSE_KEYWORDS}
     if token.type in ("NAME", "RULE_ID") and len(clause_keywords) >= 5:
         close = difflib.get_close_matches(str(token), CLAUSE_KEYWORDS, n=1)
         hint = f"did you mean '{close[0]}'?" if close else "clauses: " + ", ".join(CLAUSE_KEYWORDS)
         return Diagnostic("E100", f"unknown clause '{token}'", span, hint)
-    if token.type == "RULE":
-        code, what, hint = _SLIPS["missing_brace"]
-        return Diagnostic(code, f"{what}: {message}", span, hint)
-    if token.type in ("EQUAL", "COMPARE") and pos > 0 and text[pos - 1] in "=<>!":
-        code, what, hint = _SLIPS["double_equals"]
-        return Diagnostic(code, f"{what}: {message}", span, hint)
-    if expected == {"BUSINESS"}:
-        code, what, hint = _SLIPS["duration_unit"]
-        return Diagnostic(code, f"{what}: {message}", span, hint)
     return Diagnostic("E100", message, span, None)
+
+
+def _wrong_operator(token: Token, span: a.Span, text: str) -> Diagnostic | None:
+    """`==`, `=>`, `>>`, `< <`: an operator the language does not have, as written."""
+    pos = token.start_pos or 0
+    begin = pos
+    while begin > 0 and text[begin - 1] in _OPERATOR_CHARS + " \t":
+        begin -= 1
+    while begin < pos and text[begin] in " \t":
+        begin += 1
+    if begin == pos:
+        return None
+    end = token.end_pos or pos + len(token)
+    while end < len(text) and text[end] in _OPERATOR_CHARS:
+        end += 1
+    found = text[begin:end]
+    compact = "".join(found.split())
+    fix = _OPERATOR_FIXES.get(compact, "!=" if compact.startswith("!") else compact[0])
+    where = a.Span(span.file, span.line, span.col - (pos - begin), span.line, span.col + end - pos)
+    hint = (
+        "compare with a single '=': a = b"
+        if fix == "="
+        else f"did you mean '{fix}'? the comparisons are =, !=, <, <=, > and >="
+    )
+    return Diagnostic("E100", f"'{found}' is not an operator", where, hint)
+
+
+_CLOSERS = {"LPAR": ("(", ")"), "LSQB": ("[", "]")}
+
+
+def _unclosed(err: UnexpectedInput, text: str, file: str) -> Diagnostic | None:
+    """A `(` or `[` still open when its clause (or rule, or file) ends: reported at itself."""
+    if not isinstance(err, UnexpectedToken) or not {"RPAR", "RSQB"} & _expected(err):
+        return None
+    if err.token.type not in ("RBRACE", "RULE", "$END") and (
+        err.token.type.lower() not in CLAUSE_KEYWORDS
+    ):
+        return None
+    stack = getattr(getattr(err, "interactive_parser", None), "parser_state", None)
+    values = getattr(stack, "value_stack", None) or []
+    opener = next(
+        (v for v in reversed(values) if isinstance(v, Token) and v.type in _CLOSERS), None
+    )
+    if opener is None:
+        return None
+    left, right = _CLOSERS[opener.type]
+    before = "the end of the file" if err.token.type == "$END" else f"'{err.token}'"
+    hint = f"close it with {right} before {before}"
+    return Diagnostic("E101", f"unclosed '{left}'", _span(file, opener), hint)
 
 
 def _expected(err: UnexpectedInput) -> set[str]:
@@ -566,11 +662,13 @@ def _expected(err: UnexpectedInput) -> set[str]:
 _RULE_LINE = re.compile(r"^[ \t]*rule\b", re.MULTILINE)
 
 
-def _chunks(text: str) -> Iterator[str]:
-    """The file cut before every `rule` line, each chunk padded to keep line numbers."""
+def _chunks(text: str) -> Iterator[tuple[str, _Shift]]:
+    """The file cut before every `rule` line, each chunk with the lines before it."""
     starts = [0, *(m.start() for m in _RULE_LINE.finditer(text) if m.start() > 0)]
+    lines = 0
     for begin, end in zip(starts, [*starts[1:], len(text)], strict=True):
-        yield "\n" * text.count("\n", 0, begin) + text[begin:end]
+        yield text[begin:end], _Shift(lines)
+        lines += text.count("\n", begin, end)
 
 
 class _FileParser:
@@ -581,48 +679,59 @@ class _FileParser:
         self.comments: list[a.Comment] = []
 
     def parse(self) -> ParseResult:
-        items = self._parse_chunk(self.text, report=False)
+        items = self._parse_chunk(self.text, _Shift(), report=False)
         if items is None:
             # Something is wrong: parse rule by rule so the good rules are still checked.
             self.comments = []
             items = []
-            for chunk in _chunks(self.text):
-                items.extend(self._parse_chunk(chunk, report=True) or [])
+            for chunk, shift in _chunks(self.text):
+                items.extend(self._parse_chunk(chunk, shift, report=True) or [])
         unique = {c.span: c for c in self.comments}
         comments = tuple(sorted(unique.values(), key=lambda c: c.span))
         tree = a.RuleFile(self.file, tuple(items), comments)
         return ParseResult(tree, tuple(self.diags))
 
-    def _parse_chunk(self, chunk: str, report: bool) -> list[a.FileCalendar | a.Rule] | None:
-        transformer = _ToAst(self.file, self._parse_expr)
+    def _parse_chunk(
+        self, chunk: str, shift: _Shift, report: bool
+    ) -> list[a.FileCalendar | a.Rule] | None:
+        transformer = _ToAst(self.file, self._parse_expr, shift)
         with _LOCK:
             _SINK.tokens = []
             try:
                 lark_tree = LARK.parse(chunk, start="start")
             except UnexpectedInput as err:
                 if report:
-                    self.diags.append(syntax_diagnostic(err, chunk, self.file, LARK))
+                    found = syntax_diagnostic(err, chunk, self.file, LARK)
+                    self.diags.append(shift.diagnostic(found))
                 return None
             finally:
-                self.comments.extend(a.Comment(str(t), _span(self.file, t)) for t in _SINK.tokens)
+                self.comments.extend(
+                    a.Comment(str(t), shift.span(_span(self.file, t))) for t in _SINK.tokens
+                )
         items = _transform(transformer, lark_tree)
         self.diags.extend(transformer.diags)
         return list(items)
 
     def _parse_expr(self, source: str, line: int, col: int) -> a.Expr | None:
-        """An expression inside a message template, at its place in the file."""
-        padded = "\n" * (line - 1) + " " * (col - 1) + source
-        transformer = _ToAst(self.file, self._parse_expr)
+        """An expression inside a message template, at its place in the file.
+
+        Parsed on its own and its positions shifted: padding the text out to its place
+        would make a large file's parse quadratic.
+        """
+        shift = _Shift(line - 1, col - 1)
+        transformer = _ToAst(self.file, self._parse_expr, shift)
         with _LOCK:
             _SINK.tokens = []
             try:
-                lark_tree = LARK.parse(padded, start="expr")
+                lark_tree = LARK.parse(source, start="expr")
             except UnexpectedInput as err:
-                self.diags.append(syntax_diagnostic(err, padded, self.file, LARK, in_message=True))
+                found = syntax_diagnostic(err, source, self.file, LARK, in_message=True)
+                self.diags.append(shift.diagnostic(found))
                 return None
-        expr = _transform(transformer, lark_tree)
+        expr: a.Expr = _transform(transformer, lark_tree)
+        deep = transformer.too_deep(expr)
         self.diags.extend(transformer.diags)
-        return expr  # type: ignore[no-any-return]
+        return None if deep else expr
 
 
 def _transform(transformer: _ToAst, tree: Any) -> Any:

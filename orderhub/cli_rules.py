@@ -48,14 +48,19 @@ _PATHS = click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
     "--calendars",
     type=click.Path(path_type=Path, file_okay=False),
     default=None,
-    help="Directory of calendar YAML files [default: calendars/ next to the rules].",
+    help="Directory of calendar YAML files [default: calendars/ next to the rules, "
+    "else the rules directory's].",
 )
 def check(paths: tuple[Path, ...], output: str, calendars: Path | None) -> None:
-    """Check rule files (default: the rules directory) and print every problem."""
+    """Check rule files (default: the rules directory) and their calendars; print every
+    problem."""
     from dsl.diagnostics import render_all, render_json, summary
     from dsl.loader import IO_ERROR, load_report
 
-    report = load_report(_paths(paths), calendars)
+    # A file outside the rules folder is still checked against the calendars it will run
+    # with: the configured rules directory's.
+    fallback = get_settings().rules_dir / "calendars"
+    report = load_report(_paths(paths), calendars, fallback)
     diags = report.diagnostics
     line = f"{len(report.files)} file(s), {len(report.rules)} rule(s) loaded: {summary(diags)}"
     if output == "json":
@@ -63,7 +68,7 @@ def check(paths: tuple[Path, ...], output: str, calendars: Path | None) -> None:
         click.echo(line, err=True)
     else:
         if diags:
-            click.echo(render_all(diags, report.sources) + "\n")
+            click.echo(render_all(diags, {**report.calendar_sources, **report.sources}) + "\n")
         click.echo(line)
     if any(d.code == IO_ERROR for d in diags):
         raise SystemExit(EXIT_USAGE)

@@ -37,10 +37,11 @@ def _codes(src: str) -> list[tuple[str, int, int]]:
     return [(d.code, d.span.line, d.span.col) for d in parse(src, "f.rule").diagnostics]
 
 
-def test_double_equals_is_e100_with_hint_at_the_second_equals() -> None:
+def test_double_equals_is_e100_with_hint_under_the_operator() -> None:
     src = 'rule A "a" {\n  on order.entered\n  when event.quantity == 3\n}\n'
     [diag] = parse(src, "f.rule").diagnostics
-    assert (diag.code, diag.span.line, diag.span.col) == ("E100", 3, 24)
+    assert (diag.code, diag.span.line, diag.span.col, diag.span.end_col) == ("E100", 3, 23, 25)
+    assert diag.message == "'==' is not an operator"
     assert diag.hint == "compare with a single '=': a = b"
 
 
