@@ -373,11 +373,13 @@ class RuleFile:
 # --- nesting ---------------------------------------------------------------------------------
 
 # How deep an expression (or a tier) may nest. Real rules nest under ten levels; the limit
-# is far above that and below what the stages after the parser can take: the checker,
-# formatter and compiler walk the tree recursively (Python's recursion limit), and
-# generated Python code may hold at most 200 nested parentheses. A deeper clause is a
-# diagnostic (E104), never a RecursionError.
+# is far above that and below what the stages after the parser can take: the checker and
+# formatter walk the tree recursively (Python's recursion limit), with room to spare for
+# the worker's own stack. A deeper clause is a diagnostic (E104), never a RecursionError.
 MAX_NESTING = 100
+# A chain of one operator (a rule listing 201 models with `or`) does not nest, but the
+# checker walks it recursively too: up to 250 terms, a longer chain is an E104 as well.
+MAX_CHAIN = 249
 
 
 def _children(node: object) -> tuple[object, ...]:
@@ -413,13 +415,44 @@ def nesting(node: object) -> int:
 
     Iterative, so that it measures any depth without recursing.
     """
-    deepest = 0
-    stack: list[tuple[object, int]] = [(node, 1)]
+    return _measure(node)[0]
+
+
+def longest_chain(node: object) -> int:
+    """The most operators in one chain of one operator (``a or b or c``: 2) under ``node``."""
+    return _measure(node)[1]
+
+
+def too_deep(node: object) -> str | None:
+    """Why the later stages cannot take ``node`` (an E104 message), or None when they can."""
+    depth, chain = _measure(node)
+    if depth > MAX_NESTING:
+        return f"nested {depth} levels deep; at most {MAX_NESTING}"
+    if chain > MAX_CHAIN:
+        return f"a chain of {chain + 1} terms; at most {MAX_CHAIN + 1}"
+    return None
+
+
+def _measure(node: object) -> tuple[int, int]:
+    deepest, longest = 0, 0
+    stack: list[tuple[object, int, int]] = [(node, 1, 1 if isinstance(node, Binary) else 0)]
     while stack:
-        current, level = stack.pop()
-        deepest = max(deepest, level)
-        stack.extend((child, level + 1) for child in _children(current))
-    return deepest
+        current, level, chain = stack.pop()
+        deepest, longest = max(deepest, level), max(longest, chain)
+        for child in _children(current):
+            # A chain of one operator (`a or b or …`, `x + y - z`) is a list to a reader,
+            # and the compiler runs it as one: it does not nest, it has a length.
+            if _chain_op(child) is not None and _chain_op(child) == _chain_op(current):
+                stack.append((child, level, chain + 1))
+            else:
+                stack.append((child, level + 1, 1 if isinstance(child, Binary) else 0))
+    return deepest, longest
+
+
+def _chain_op(node: object) -> str | None:
+    if not isinstance(node, Binary):
+        return None
+    return "+-" if node.op in ("+", "-") else node.op
 
 
 # --- dump ------------------------------------------------------------------------------------

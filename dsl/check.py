@@ -223,11 +223,10 @@ class _Checker:
         """
         kept: list[a.Clause] = []
         for clause in rule.clauses:
-            depth = a.nesting(clause)
-            if depth <= a.MAX_NESTING:
+            message = a.too_deep(clause)
+            if message is None:
                 kept.append(clause)
                 continue
-            message = f"nested {depth} levels deep; at most {a.MAX_NESTING}"
             hint = "give parts of it a name with `let`, or split the rule"
             self.error("E104", message, clause.span, hint)
         return rule if len(kept) == len(rule.clauses) else replace(rule, clauses=tuple(kept))

@@ -137,11 +137,10 @@ class _ToAst(Transformer_NonRecursive[Token, Any]):
 
     def too_deep(self, node: a.Clause | a.Expr) -> bool:
         """True (and an E104) when ``node`` nests deeper than the later stages can take."""
-        depth = a.nesting(node)
-        if depth <= a.MAX_NESTING:
+        message = a.too_deep(node)
+        if message is None:
             return False
         hint = "give parts of it a name with `let`, or split the rule"
-        message = f"nested {depth} levels deep; at most {a.MAX_NESTING}"
         self.diags.append(Diagnostic("E104", message, node.span, hint))
         return True
 
