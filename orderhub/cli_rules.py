@@ -121,8 +121,9 @@ def test(paths: tuple[Path, ...]) -> None:
         click.echo(f"orderhub rules test: no test files (*.yaml) in {chosen[0]}", err=True)
         raise SystemExit(EXIT_USAGE)
     results = []
+    timezone = get_settings().timezone  # of test files that name none, as the worker's
     for path in files:
-        for result in run_test_file(path):
+        for result in run_test_file(path, timezone=timezone):
             click.echo(render(result))
             results.append(result)
     click.echo(summary(results))
@@ -142,8 +143,9 @@ def replay(
     from streams.replay import ReplayError, ReplayOptions, main, parse_until
 
     try:
-        end = parse_until(until, get_settings().timezone) if until else None
-        options = ReplayOptions(rules_dir, events, compare, output, end)
+        timezone = get_settings().timezone
+        end = parse_until(until, timezone) if until else None
+        options = ReplayOptions(rules_dir, events, compare, output, end, timezone)
         code = main(options, click.get_text_stream("stdout"), click.get_text_stream("stderr"))
     except ReplayError as exc:
         click.echo(f"orderhub replay: {exc}", err=True)

@@ -22,13 +22,11 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
-from dsl.calendar import DEFAULT_CALENDAR, CalendarError, load_calendars
-from dsl.diagnostics import render_all
-from dsl.loader import load_report
+from dsl.calendar import DEFAULT_CALENDAR
 from streams.engine import Engine, EngineError
 from streams.exceptions import StreamsError
 from streams.models import Alert, Event, UnknownEventType, parse_event
-from streams.ruleset import files_version
+from streams.ruleload import load_rule_set, shown_errors
 from streams.state import apply_event, empty_tables
 
 
@@ -80,23 +78,20 @@ def read_events(
 # --- the rule set --------------------------------------------------------------------------
 
 
-def load_engine(rules_dir: Path) -> Engine:
-    """An engine for ``rules_dir/*.rule`` and ``rules_dir/calendars``; refuses a rule set
-    with errors (``ReplayError`` carries the rendered diagnostics)."""
+def load_engine(rules_dir: Path, timezone: str = DEFAULT_CALENDAR.zone.key) -> Engine:
+    """An engine for ``rules_dir/*.rule`` and ``rules_dir/calendars``, built as the live
+    worker builds its own (``streams.ruleload.load_rule_set``) with the deployment's
+    business ``timezone``; refuses a rule set with errors (``ReplayError`` lists them)."""
     if not rules_dir.is_dir():
         raise ReplayError(f"{rules_dir}: not a directory of rule files")
-    # The report keeps each file's text: reading them again could fail (a file that is not
-    # UTF-8 is an E000 diagnostic, not a crash) and would show what the loader did not see.
-    report = load_report(sorted(rules_dir.glob("*.rule")), rules_dir / "calendars")
-    errors = [d for d in report.diagnostics if d.is_error]
-    if errors:
-        rendered = render_all(errors, report.sources)
-        raise ReplayError(f"{rules_dir}: the rules have errors\n{rendered}", exit_code=1)
     try:
-        calendars = load_calendars(rules_dir / "calendars")
-        rule_set = files_version(report.sources, rules_dir / "calendars")
-        return Engine(report.rules, calendars, DEFAULT_CALENDAR, rule_set=rule_set)
-    except (CalendarError, EngineError) as exc:
+        paths, calendars = sorted(rules_dir.glob("*.rule")), rules_dir / "calendars"
+        rule_set = load_rule_set(paths, calendars, timezone)
+        if rule_set.errors:
+            shown = shown_errors(rule_set, paths, calendars)
+            raise ReplayError(f"{rules_dir}: the rules have errors\n{shown}", exit_code=1)
+        return rule_set.engine()
+    except EngineError as exc:
         raise ReplayError(str(exc), exit_code=1) from exc
 
 
@@ -217,6 +212,7 @@ class ReplayOptions:
     compare: Path | None = None
     format: str = "jsonl"  # "jsonl" | "table"
     until: datetime | None = None
+    timezone: str = DEFAULT_CALENDAR.zone.key  # business zone: ``ORDERHUB_TIMEZONE``
 
 
 def parse_until(text: str, timezone: str) -> datetime:
@@ -246,8 +242,8 @@ def main(options: ReplayOptions, out: TextIO, err: TextIO) -> int:
     """Run the command; returns the exit code. Raises ``ReplayError`` for unusable input."""
     # Both rule sets load before the events are read: a rule error is then the only thing
     # reported, not the last line after every skipped event and a whole first replay.
-    engine = load_engine(options.rules_dir)
-    compare = load_engine(options.compare) if options.compare is not None else None
+    engine = load_engine(options.rules_dir, options.timezone)
+    compare = load_engine(options.compare, options.timezone) if options.compare else None
     events = _read(options.events, err)
     base = run(engine, events, options.until)
     if compare is None:

@@ -92,7 +92,7 @@ def test_command_prints_jsonl_on_stdout_and_the_summary_on_stderr(
 ) -> None:
     events_file = tmp_path / "events.jsonl"
     events_file.write_text("\n".join(EVENTS) + "\n", encoding="utf-8")
-    monkeypatch.setattr(replay, "load_engine", lambda _: engine())
+    monkeypatch.setattr(replay, "load_engine", lambda *_: engine())
     out, err = io.StringIO(), io.StringIO()
     options = replay.ReplayOptions(tmp_path, events_file, until=at(3))
     assert replay.main(options, out, err) == 0
@@ -111,7 +111,7 @@ def test_command_table_format_and_compare(tmp_path: Path, monkeypatch: pytest.Mo
     events_file = tmp_path / "events.jsonl"
     events_file.write_text("\n".join(EVENTS) + "\n", encoding="utf-8")
     sets = {tmp_path / "a": engine(cap_rule()), tmp_path / "b": engine(sla_rule())}
-    monkeypatch.setattr(replay, "load_engine", lambda d: sets[d])
+    monkeypatch.setattr(replay, "load_engine", lambda d, *_: sets[d])
     out, err = io.StringIO(), io.StringIO()
     options = replay.ReplayOptions(tmp_path / "a", events_file, tmp_path / "b", "table", at(3))
     replay.main(options, out, err)
