@@ -136,16 +136,29 @@ def test(paths: tuple[Path, ...]) -> None:
 @click.option("--compare", type=click.Path(path_type=Path), help="A second rules directory.")
 @click.option("--format", "output", type=click.Choice(["jsonl", "table"]), default="jsonl")
 @click.option("--until", help="Move the clock on to this time at the end (ISO).")
+@click.option(
+    "--strict-order",
+    is_flag=True,
+    help="Refuse (exit 1, naming the lines) events out of time order instead of sorting them.",
+)
 def replay(
-    rules_dir: Path, events: Path, compare: Path | None, output: str, until: str | None
+    rules_dir: Path,
+    events: Path,
+    compare: Path | None,
+    output: str,
+    until: str | None,
+    strict_order: bool,
 ) -> None:
-    """Run past events (JSONL) through a rule set on event time; print the alerts."""
+    """Run past events (JSONL) through a rule set on event time; print the alerts.
+
+    Events are judged in event-time order (a stable sort; stderr says how many lines were
+    out of order); memory follows the open orders, not the file's length."""
     from streams.replay import ReplayError, ReplayOptions, main, parse_until
 
     try:
         timezone = get_settings().timezone
         end = parse_until(until, timezone) if until else None
-        options = ReplayOptions(rules_dir, events, compare, output, end, timezone)
+        options = ReplayOptions(rules_dir, events, compare, output, end, timezone, strict_order)
         code = main(options, click.get_text_stream("stdout"), click.get_text_stream("stderr"))
     except ReplayError as exc:
         click.echo(f"orderhub replay: {exc}", err=True)
