@@ -126,8 +126,9 @@ def test(paths: tuple[Path, ...]) -> None:
         click.echo(f"orderhub rules test: no test files (*.yaml) in {chosen[0]}", err=True)
         raise SystemExit(EXIT_USAGE)
     results = []
+    timezone = get_settings().timezone  # of test files that name none, as the worker's
     for path in files:
-        for result in run_test_file(path):
+        for result in run_test_file(path, timezone=timezone):
             click.echo(render(result))
             results.append(result)
     click.echo(summary(results))
@@ -140,15 +141,29 @@ def test(paths: tuple[Path, ...]) -> None:
 @click.option("--compare", type=click.Path(path_type=Path), help="A second rules directory.")
 @click.option("--format", "output", type=click.Choice(["jsonl", "table"]), default="jsonl")
 @click.option("--until", help="Move the clock on to this time at the end (ISO).")
+@click.option(
+    "--strict-order",
+    is_flag=True,
+    help="Refuse (exit 1, naming the lines) events out of time order instead of sorting them.",
+)
 def replay(
-    rules_dir: Path, events: Path, compare: Path | None, output: str, until: str | None
+    rules_dir: Path,
+    events: Path,
+    compare: Path | None,
+    output: str,
+    until: str | None,
+    strict_order: bool,
 ) -> None:
-    """Run past events (JSONL) through a rule set on event time; print the alerts."""
+    """Run past events (JSONL) through a rule set on event time; print the alerts.
+
+    Events are judged in event-time order (a stable sort; stderr says how many lines were
+    out of order); memory follows the open orders, not the file's length."""
     from streams.replay import ReplayError, ReplayOptions, main, parse_until
 
     try:
-        end = parse_until(until, get_settings().timezone) if until else None
-        options = ReplayOptions(rules_dir, events, compare, output, end)
+        timezone = get_settings().timezone
+        end = parse_until(until, timezone) if until else None
+        options = ReplayOptions(rules_dir, events, compare, output, end, timezone, strict_order)
         code = main(options, click.get_text_stream("stdout"), click.get_text_stream("stderr"))
     except ReplayError as exc:
         click.echo(f"orderhub replay: {exc}", err=True)

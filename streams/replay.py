@@ -1,34 +1,41 @@
 """``orderhub replay``: past events through a rule set, in-process, on event time.
 
 "What would have fired last month?" The events of a JSONL file are applied to fresh tables
-in file order (the order the worker would have seen them) and judged by the engine exactly
-as the live worker does; the clock is the events' own time, and at the end it is moved to
-the latest event time (or ``--until``) so that deadlines due by then fire. A line that is
-not a valid event is reported with its line number and skipped.
+in event-time order (a stable sort: events of the same time keep their file order) and
+judged by the engine exactly as the live worker does, with the rule set it would build
+(``streams.ruleload.load_rule_set``, in the deployment's time zone); the clock is the
+events' own time, and at the end it is moved to the latest event time (or ``--until``) so
+that deadlines due by then fire. A line that is not a valid event is reported with its line
+number and skipped. Lines out of time order are counted on stderr, or, with
+``strict_order``, refused by line number.
+
+Memory follows the open state, not the file: a first pass keeps only where each event lies
+and its time (``EventIndex``, tens of bytes an event); the events are parsed again one at a
+time in time order, and alerts are written as they come (``run``'s ``on_alert``).
 
 ``--compare`` runs a second rule set over the same events and shows which alerts (by
-fingerprint and status) it adds or removes.
+fingerprint and status) it adds or removes; it keeps the alerts of both runs.
 """
 
 from __future__ import annotations
 
 import json
+from array import array
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
-from dsl.calendar import DEFAULT_CALENDAR, CalendarError, load_calendars
-from dsl.diagnostics import render_all
-from dsl.loader import load_report
+from dsl.calendar import DEFAULT_CALENDAR
 from streams.engine import Engine, EngineError
 from streams.exceptions import StreamsError
 from streams.models import Alert, Event, UnknownEventType, parse_event
-from streams.ruleset import files_version
+from streams.ruleload import load_rule_set, shown_errors
 from streams.state import apply_event, empty_tables
 
 
@@ -77,26 +84,100 @@ def read_events(
             on_bad(number, str(exc))
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+NAMED_LINES = 10  # out-of-order lines named at most, in a refusal
+
+
+@dataclass
+class EventIndex:
+    """Where each valid event of a file lies and its time: 16 bytes an event, where the
+    parsed events would take about 2 KB each."""
+
+    offsets: array[int] = field(default_factory=lambda: array("q"))  # byte offset, file order
+    times: array[int] = field(default_factory=lambda: array("q"))  # µs since 1970, file order
+    late: int = 0  # lines earlier than a line before them: what the sort moves
+    named: list[str] = field(default_factory=list)  # the first NAMED_LINES of them
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    def order(self) -> Sequence[int]:
+        """Indices in event-time order; a stable sort, so events of one time keep their file
+        order (none needed, and no memory taken, for a file already in order)."""
+        if not self.late:
+            return range(len(self.offsets))
+        return array("q", sorted(range(len(self.times)), key=self.times.__getitem__))
+
+
+def _micros(when: datetime) -> int:
+    return (when - EPOCH) // timedelta(microseconds=1)
+
+
+def _decoded(raw: bytes, where: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:  # a binary or non-UTF-8 file: usage, not a crash
+        raise ReplayError(f"{where}: cannot read: not UTF-8 text ({exc.reason})") from exc
+
+
+def index_events(
+    stream: BinaryIO, on_bad: Callable[[int, str], None], where: str = "events"
+) -> EventIndex:
+    """First pass over a JSONL file: the place and time of each valid event, and the lines
+    out of time order; ``on_bad(line, reason)`` for lines that are not events (as
+    ``read_events``). Raises ``ReplayError`` for a line that is not UTF-8."""
+    index = EventIndex()
+    latest: tuple[int, int] | None = None  # the latest time so far, and its line
+    offset = stream.tell()
+    for number, raw in enumerate(iter(stream.readline, b""), start=1):
+        start, offset = offset, offset + len(raw)
+        stripped = _decoded(raw, f"{where}:{number}").strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        try:
+            when = parse_line(stripped).event_time
+        except ValueError as exc:
+            on_bad(number, str(exc))
+            continue
+        micros = _micros(when)
+        if latest is not None and micros < latest[0]:
+            index.late += 1
+            if len(index.named) < NAMED_LINES:
+                index.named.append(
+                    f"line {number} ({when.isoformat()}) is earlier than line {latest[1]}"
+                )
+        elif latest is None or micros > latest[0]:
+            latest = (micros, number)
+        index.offsets.append(start)
+        index.times.append(micros)
+    return index
+
+
+def events_in_order(stream: BinaryIO, index: EventIndex) -> Iterator[tuple[int, Event]]:
+    """Second pass: ``(seq, event)`` in event-time order, each line read again where it
+    lies. ``seq`` counts from 1 in that order (the tables need it to grow)."""
+    for seq, i in enumerate(index.order(), start=1):
+        stream.seek(index.offsets[i])
+        yield seq, parse_line(stream.readline().decode("utf-8").strip())
+
+
 # --- the rule set --------------------------------------------------------------------------
 
 
-def load_engine(rules_dir: Path) -> Engine:
-    """An engine for ``rules_dir/*.rule`` and ``rules_dir/calendars``; refuses a rule set
-    with errors (``ReplayError`` carries the rendered diagnostics)."""
+def load_engine(rules_dir: Path, timezone: str = DEFAULT_CALENDAR.zone.key) -> Engine:
+    """An engine for ``rules_dir/*.rule`` and ``rules_dir/calendars``, built as the live
+    worker builds its own (``streams.ruleload.load_rule_set``) with the deployment's
+    business ``timezone``; refuses a rule set with errors (``ReplayError`` lists them)."""
     if not rules_dir.is_dir():
         raise ReplayError(f"{rules_dir}: not a directory of rule files")
-    # The report keeps each file's text: reading them again could fail (a file that is not
-    # UTF-8 is an E000 diagnostic, not a crash) and would show what the loader did not see.
-    report = load_report(sorted(rules_dir.glob("*.rule")), rules_dir / "calendars")
-    errors = [d for d in report.diagnostics if d.is_error]
-    if errors:
-        rendered = render_all(errors, report.sources)
-        raise ReplayError(f"{rules_dir}: the rules have errors\n{rendered}", exit_code=1)
     try:
-        calendars = load_calendars(rules_dir / "calendars")
-        rule_set = files_version(report.sources, rules_dir / "calendars")
-        return Engine(report.rules, calendars, DEFAULT_CALENDAR, rule_set=rule_set)
-    except (CalendarError, EngineError) as exc:
+        paths, calendars = sorted(rules_dir.glob("*.rule")), rules_dir / "calendars"
+        rule_set = load_rule_set(paths, calendars, timezone)
+        if rule_set.errors:
+            shown = shown_errors(rule_set, paths, calendars)
+            raise ReplayError(f"{rules_dir}: the rules have errors\n{shown}", exit_code=1)
+        return rule_set.engine()
+    except EngineError as exc:
         raise ReplayError(str(exc), exit_code=1) from exc
 
 
@@ -105,7 +186,8 @@ def load_engine(rules_dir: Path) -> Engine:
 
 @dataclass
 class Replay:
-    """What one rule set made of the events."""
+    """What one rule set made of the events: counts always, the alerts themselves unless
+    they were handed to ``run``'s ``on_alert`` as they came."""
 
     alerts: list[Alert] = field(default_factory=list)
     events: int = 0
@@ -113,21 +195,43 @@ class Replay:
     end: datetime | None = None  # the clock at the end: the last event time or --until
     rule_ids: list[str] = field(default_factory=list)
     errors: dict[str, int] = field(default_factory=dict)  # rule id -> failed evaluations
+    fired: Counter[str] = field(default_factory=Counter)  # rule id -> alerts fired
+    resolved: Counter[str] = field(default_factory=Counter)  # rule id -> alerts resolved
+
+    @property
+    def alert_count(self) -> int:
+        return sum(self.fired.values()) + sum(self.resolved.values())
 
 
-def run(engine: Engine, events: Iterable[tuple[int, Event]], until: datetime | None) -> Replay:
-    """Apply and judge every event (``seq`` = its line number), then tick to the end."""
+def run(
+    engine: Engine,
+    events: Iterable[tuple[int, Event]],
+    until: datetime | None,
+    on_alert: Callable[[Alert], None] | None = None,
+) -> Replay:
+    """Apply and judge every event in the order given (``seq`` must grow), then tick to
+    the end. Alerts go to ``on_alert`` as they come when given (and are not kept), else
+    into ``Replay.alerts``."""
     tables = empty_tables()
     result = Replay(rule_ids=list(engine.rules))
+
+    def emit(alerts: Iterable[Alert]) -> None:
+        for alert in alerts:
+            (result.fired if alert.status == "firing" else result.resolved)[alert.rule_id] += 1
+            if on_alert is None:
+                result.alerts.append(alert)
+            else:
+                on_alert(alert)
+
     for seq, event in events:
         if apply_event(tables, event, seq):  # a duplicate is not judged twice
-            result.alerts += engine.on_event(tables, event, seq)
+            emit(engine.on_event(tables, event, seq))
         result.events += 1
         if result.last_time is None or event.event_time > result.last_time:
             result.last_time = event.event_time
     result.end = max((t for t in (result.last_time, until) if t is not None), default=None)
     if result.end is not None:
-        result.alerts += engine.on_tick(tables, result.end)
+        emit(engine.on_tick(tables, result.end))
     result.errors = dict(engine.errors)
     return result
 
@@ -165,12 +269,8 @@ def alerts_table(alerts: Sequence[Alert], marks: Sequence[str] | None = None) ->
 def counts(replay: Replay) -> dict[str, tuple[int, int]]:
     """Per rule of the set (and any other rule that alerted): (fired, resolved)."""
     result = {rule_id: (0, 0) for rule_id in replay.rule_ids}
-    for alert in replay.alerts:
-        fired, resolved = result.get(alert.rule_id, (0, 0))
-        if alert.status == "firing":
-            result[alert.rule_id] = (fired + 1, resolved)
-        else:
-            result[alert.rule_id] = (fired, resolved + 1)
+    for rule_id in {*replay.fired, *replay.resolved}:
+        result[rule_id] = (replay.fired[rule_id], replay.resolved[rule_id])
     return result
 
 
@@ -217,6 +317,8 @@ class ReplayOptions:
     compare: Path | None = None
     format: str = "jsonl"  # "jsonl" | "table"
     until: datetime | None = None
+    timezone: str = DEFAULT_CALENDAR.zone.key  # business zone: ``ORDERHUB_TIMEZONE``
+    strict_order: bool = False  # refuse lines out of time order instead of sorting them
 
 
 def parse_until(text: str, timezone: str) -> datetime:
@@ -229,42 +331,58 @@ def parse_until(text: str, timezone: str) -> datetime:
     return when if when.tzinfo is not None else when.replace(tzinfo=ZoneInfo(timezone))
 
 
-def _read(path: Path, err: TextIO) -> list[tuple[int, Event]]:
+def _index(options: ReplayOptions, stream: BinaryIO, err: TextIO) -> EventIndex:
+    """The first pass, with bad lines and lines out of order reported on ``err`` (or,
+    with ``strict_order``, out-of-order lines refused)."""
+    path = options.events
+
     def bad(line: int, reason: str) -> None:
         err.write(f"{path}:{line}: skipped: {reason}\n")
 
-    try:
-        with path.open(encoding="utf-8") as lines:
-            return list(read_events(lines, bad))
-    except OSError as exc:
-        raise ReplayError(f"{path}: cannot read: {exc.strerror}") from exc
-    except UnicodeDecodeError as exc:  # a binary or non-UTF-8 file: usage, not a crash
-        raise ReplayError(f"{path}: cannot read: not UTF-8 text ({exc.reason})") from exc
+    index = index_events(stream, bad, str(path))
+    if index.late and options.strict_order:
+        more = f"; and {index.late - len(index.named)} more" if index.late > NAMED_LINES else ""
+        named = "; ".join(index.named) + more
+        raise ReplayError(
+            f"{path}: {index.late} line(s) out of event-time order: {named}", exit_code=1
+        )
+    if index.late:
+        first = index.named[0]
+        err.write(
+            f"{path}: {index.late} line(s) earlier than a line before them moved into "
+            f"event-time order (first: {first})\n"
+        )
+    return index
 
 
 def main(options: ReplayOptions, out: TextIO, err: TextIO) -> int:
     """Run the command; returns the exit code. Raises ``ReplayError`` for unusable input."""
     # Both rule sets load before the events are read: a rule error is then the only thing
     # reported, not the last line after every skipped event and a whole first replay.
-    engine = load_engine(options.rules_dir)
-    compare = load_engine(options.compare) if options.compare is not None else None
-    events = _read(options.events, err)
-    base = run(engine, events, options.until)
-    if compare is None:
-        _print_one(base, options.format, out, err)
-    else:
-        other = run(compare, events, options.until)
-        _print_difference(base, other, options.format, out, err)
+    engine = load_engine(options.rules_dir, options.timezone)
+    compare = load_engine(options.compare, options.timezone) if options.compare else None
+    try:
+        with options.events.open("rb") as stream:
+            index = _index(options, stream, err)
+            if compare is not None:
+                base = run(engine, events_in_order(stream, index), options.until)
+                other = run(compare, events_in_order(stream, index), options.until)
+                _print_difference(base, other, options.format, out, err)
+            elif options.format == "jsonl":  # streamed: no alert is kept
+
+                def write(alert: Alert) -> None:
+                    out.write(alert_json(alert) + "\n")
+
+                replay = run(engine, events_in_order(stream, index), options.until, write)
+                # The summary goes to stderr so that stdout stays pure JSONL for jq and friends.
+                err.write(_footer(replay) + summary_table(replay))
+            else:
+                replay = run(engine, events_in_order(stream, index), options.until)
+                out.write(alerts_table(replay.alerts) + "\n" + _footer(replay))
+                out.write(summary_table(replay))
+    except OSError as exc:
+        raise ReplayError(f"{options.events}: cannot read: {exc.strerror}") from exc
     return 0
-
-
-def _print_one(replay: Replay, fmt: str, out: TextIO, err: TextIO) -> None:
-    if fmt == "jsonl":
-        out.writelines(alert_json(a) + "\n" for a in replay.alerts)
-        # The summary goes to stderr so that stdout stays pure JSONL for jq and friends.
-        err.write(_footer(replay) + summary_table(replay))
-    else:
-        out.write(alerts_table(replay.alerts) + "\n" + _footer(replay) + summary_table(replay))
 
 
 def _print_difference(base: Replay, other: Replay, fmt: str, out: TextIO, err: TextIO) -> None:
@@ -286,4 +404,4 @@ def _print_difference(base: Replay, other: Replay, fmt: str, out: TextIO, err: T
 
 def _footer(replay: Replay) -> str:
     end = replay.end.isoformat() if replay.end else "-"
-    return f"{replay.events} events, clock at {end}, {len(replay.alerts)} alerts\n"
+    return f"{replay.events} events, clock at {end}, {replay.alert_count} alerts\n"

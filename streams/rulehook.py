@@ -1,7 +1,8 @@
 """The rule hook the live worker runs: the rule files of a directory, judged by ``Engine``.
 
 Shell side (reads files, the monotonic clock): it loads ``rules/*.rule`` and
-``rules/calendars/*.yaml`` (``streams.ruleload``) and hands every event and tick to a
+``rules/calendars/*.yaml`` (``streams.ruleload.load_rule_set``, as ``replay`` and
+``rules test`` do) and hands every event and tick to a
 ``streams.engine.Engine``. Three promises to the people who edit rules live:
 
 * a rule or calendar file with errors runs its last good version, kept in a durable store
@@ -27,9 +28,8 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from dsl.calendar import DEFAULT_CALENDAR, Calendar
+from dsl.calendar import DEFAULT_CALENDAR
 from streams.clock import WatermarkClock
 from streams.engine import Engine, EngineError, fingerprint
 from streams.models import Alert, Event
@@ -37,13 +37,13 @@ from streams.ruleload import (
     FileProblem,
     Loaded,
     Loader,
+    RuleSet,
     TextCompiler,
     compile_rule_text,
-    load_directory,
-    load_rule_files,
+    load_rule_set,
     location,
 )
-from streams.ruleset import MemoryRuleStore, RuleSetStore, RuleStoreError, changed
+from streams.ruleset import MemoryRuleStore, RuleSetStore, RuleStoreError, changed, version
 from streams.state import Tables
 
 log = logging.getLogger(__name__)
@@ -73,19 +73,21 @@ class LiveRules:
         rules_dir: Path,
         *,
         calendars_dir: Path | None = None,
-        default_calendar: Calendar = DEFAULT_CALENDAR,
+        timezone: str = DEFAULT_CALENDAR.zone.key,
         clock: WatermarkClock | None = None,
-        loader: Loader = load_rule_files,
+        loader: Loader | None = None,
         compile_text: TextCompiler = compile_rule_text,
         store: RuleSetStore | None = None,
         check_every: float = 10.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         """``store`` keeps each file's last good text (default: in memory, which outlives a
-        reload but not a restart). Raises ``RuleStoreError`` when it cannot be read."""
+        reload but not a restart). Rules that name no calendar get the built-in working week
+        in the business ``timezone``. Raises ``RuleStoreError`` when the store cannot be
+        read, ``EngineError`` for an unknown time zone."""
         self.rules_dir = Path(rules_dir)
         self.calendars_dir = calendars_dir or self.rules_dir / "calendars"
-        self.default_calendar = default_calendar
+        self.timezone = timezone
         self.clock = clock
         self._loader = loader
         self._compile_text = compile_text
@@ -100,11 +102,12 @@ class LiveRules:
         try:
             self.engine = self._engine(loaded)
         except EngineError as exc:
-            self.engine = self._engine(Loaded((), loaded.calendars, {}, {}, ()))
+            nothing = replace(loaded, rules=(), version=version({}, timezone))
+            self.engine = self._engine(nothing)
             self._problems = (*loaded.problems, self._rule_set_problem(exc))
         else:
             self._problems = loaded.problems
-            self._keep(loaded)
+            self._keep(loaded.loaded)
         self._log_problems("rule set problem")
         log.info("%d rules live from %s", len(self.engine.rules), self.rules_dir)
 
@@ -174,26 +177,25 @@ class LiveRules:
         else:
             self.engine = engine
             self._problems = loaded.problems
-            self._keep(loaded)
+            self._keep(loaded.loaded)
             self._log_problems("rule set problem")
             log.info(
                 "rules reloaded: %d rules live, rule set %s", len(engine.rules), engine.rule_set
             )
         return tuple(self.status()["errors"])
 
-    def _load(self) -> Loaded:
-        return load_directory(
-            self.rule_files(), self.calendars_dir, self._stored, self._loader, self._compile_text
+    def _load(self) -> RuleSet:
+        return load_rule_set(
+            self.rule_files(),
+            self.calendars_dir,
+            self.timezone,
+            stored=self._stored,
+            loader=self._loader,
+            compile_text=self._compile_text,
         )
 
-    def _engine(self, loaded: Loaded) -> Engine:
-        return Engine(
-            loaded.rules,
-            loaded.calendars,
-            self.default_calendar,
-            timers_follow_events=False,
-            rule_set=loaded.version,
-        )
+    def _engine(self, rule_set: RuleSet) -> Engine:
+        return rule_set.engine(timers_follow_events=False)
 
     def _rule_set_problem(self, exc: EngineError) -> FileProblem:
         where = str(self.rules_dir)
@@ -304,16 +306,11 @@ def _same_problem(fired: Mapping[str, Any] | None, problem: FileProblem) -> bool
 def live_rules(
     rules_dir: Path,
     timezone: str,
-    loader: Loader = load_rule_files,
+    loader: Loader | None = None,
     *,
     store: RuleSetStore | None = None,
 ) -> LiveRules:
     """The worker's hook: the rules of ``rules_dir``; rules that name no calendar get the
     built-in working week in the deployment's business ``timezone``; ``store`` keeps the
     last good version of each file (the worker passes ``streams.rulestore.KafkaRuleStore``)."""
-    try:
-        zone = ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise EngineError(f"unknown business time zone {timezone!r}") from exc
-    default = replace(DEFAULT_CALENDAR, zone=zone)
-    return LiveRules(rules_dir, default_calendar=default, loader=loader, store=store)
+    return LiveRules(rules_dir, timezone=timezone, loader=loader, store=store)

@@ -9,6 +9,10 @@ diagnostics as ``file:line:col: CODE message`` and whether its last good version
 
 Shell side: reads files. The store itself is passed in already read (``stored``), and what
 loaded cleanly comes back in ``Loaded.fresh`` for the caller to keep.
+
+``load_rule_set`` is the one way a rule set is built: the worker, ``replay`` and
+``rules test`` call it with the deployment's time zone (read by the command-line shell from
+``ORDERHUB_TIMEZONE``; nothing here reads the environment).
 """
 
 from __future__ import annotations
@@ -16,14 +20,17 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from dsl.calendar import Calendar, CalendarError, calendar_from_dict
+from dsl.calendar import DEFAULT_CALENDAR, Calendar, CalendarError, calendar_from_dict
 from dsl.compiled import CompiledRule
+from streams.engine import Engine, EngineError
 from streams.ruleset import calendar_file_name, calendar_files, rule_file_name, version
 
 log = logging.getLogger(__name__)
@@ -61,11 +68,14 @@ Loader = Callable[[Sequence[Path]], tuple[Sequence[CompiledRule], Sequence[Any]]
 TextCompiler = Callable[[str, str, Collection[str] | None], tuple[list[CompiledRule], list[str]]]
 
 
-def load_rule_files(paths: Sequence[Path]) -> tuple[Sequence[CompiledRule], Sequence[Any]]:
-    """``dsl.loader.load_rules``, imported when first needed."""
+def load_rule_files(
+    paths: Sequence[Path], calendars_dir: Path | None = None
+) -> tuple[Sequence[CompiledRule], Sequence[Any]]:
+    """``dsl.loader.load_rules``, imported when first needed (calendar names from
+    ``calendars_dir``, else from a ``calendars`` folder next to the rules)."""
     from dsl.loader import load_rules
 
-    return load_rules(list(paths))
+    return load_rules(list(paths), calendars_dir)
 
 
 def describe(diag: DiagnosticLike) -> str:
@@ -125,15 +135,10 @@ class Loaded:
     def errors(self) -> tuple[str, ...]:
         return tuple(line for problem in self.problems for line in problem.errors)
 
-    @property
-    def version(self) -> str:
-        """``streams.ruleset.version`` of the files that loaded."""
-        return version(self.texts)
-
 
 def load_directory(
     rule_paths: Sequence[Path],
-    calendars_dir: Path,
+    calendars_dir: Path | None,
     stored: Mapping[str, str],
     loader: Loader = load_rule_files,
     compile_text: TextCompiler = compile_rule_text,
@@ -142,11 +147,103 @@ def load_directory(
     by its last good text in ``stored`` (store name -> text) when there is one."""
     build = _Build(stored)
     calendars = build.calendars(calendar_files(calendars_dir))
-    known = set(calendars) if calendars_dir.is_dir() else None
+    known = set(calendars) if calendars_dir is not None and calendars_dir.is_dir() else None
     rules = build.rules(rule_paths, loader, compile_text, known)
     rules = build.with_calendars(rules, calendars)
     problems = tuple(build.problems.values())
     return Loaded(tuple(rules), calendars, build.texts, build.fresh, problems)
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """The rule set of a directory as every tool judges it: the live worker
+    (``streams.rulehook``), ``orderhub replay`` and ``orderhub rules test`` all build it with
+    ``load_rule_set``, so the three judge the same files with the same calendars, the same
+    default calendar in the same time zone, and name the same version."""
+
+    rules: tuple[CompiledRule, ...]
+    calendars: dict[str, Calendar]
+    default_calendar: Calendar  # of rules that name no calendar
+    version: str  # ``streams.ruleset.version``: files, time zone, default calendar
+    loaded: Loaded  # what the load found: texts, last good texts used, problems
+
+    @property
+    def problems(self) -> tuple[FileProblem, ...]:
+        return self.loaded.problems
+
+    @property
+    def errors(self) -> tuple[str, ...]:
+        return self.loaded.errors
+
+    def engine(self, *, timers_follow_events: bool = True) -> Engine:
+        """A fresh engine judging this set. ``timers_follow_events``: see ``Engine``; the
+        live worker passes False. Raises ``EngineError`` (e.g. two files define one id)."""
+        return Engine(
+            self.rules,
+            self.calendars,
+            self.default_calendar,
+            timers_follow_events=timers_follow_events,
+            rule_set=self.version,
+        )
+
+
+def business_zone(timezone: str) -> ZoneInfo:
+    """The deployment's business time zone (``ORDERHUB_TIMEZONE``, read by the caller).
+    Raises ``EngineError`` for a name that is not a time zone."""
+    try:
+        return ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise EngineError(f"unknown business time zone {timezone!r}") from exc
+
+
+def load_rule_set(
+    rule_paths: Sequence[Path],
+    calendars_dir: Path | None,
+    timezone: str,
+    *,
+    default_calendar: str | None = None,
+    stored: Mapping[str, str] | None = None,
+    loader: Loader | None = None,
+    compile_text: TextCompiler = compile_rule_text,
+) -> RuleSet:
+    """The rule set of ``rule_paths`` and the calendars of ``calendars_dir``.
+
+    Rules that name no calendar use ``default_calendar`` (a calendar of ``calendars_dir``
+    by name) or else the built-in working week in the business ``timezone``. ``stored``
+    holds last good texts (store name -> text) to run in place of a broken file (the worker
+    passes its store; the offline tools none, and refuse a set with ``errors``). Raises
+    ``EngineError`` for an unknown time zone or default calendar; never for bad rule files
+    (they are ``problems``).
+    """
+    zone = business_zone(timezone)
+    folder = calendars_dir if calendars_dir is not None and calendars_dir.is_dir() else None
+    if loader is None:
+        loader = partial(load_rule_files, calendars_dir=folder)
+    loaded = load_directory(rule_paths, folder, stored or {}, loader, compile_text)
+    if default_calendar is None:
+        default = replace(DEFAULT_CALENDAR, zone=zone)
+    elif default_calendar in loaded.calendars:
+        default = loaded.calendars[default_calendar]
+    else:
+        known = ", ".join(sorted(loaded.calendars)) or "none"
+        raise EngineError(f"unknown default calendar {default_calendar!r} (known: {known})")
+    rule_set = version(loaded.texts, zone.key, default_calendar)
+    return RuleSet(loaded.rules, loaded.calendars, default, rule_set, loaded)
+
+
+def shown_errors(rule_set: RuleSet, rule_paths: Sequence[Path], calendars_dir: Path | None) -> str:
+    """The errors of a rule set an offline tool refuses, for a person: each rule file's
+    diagnostics with its source line and a caret (``dsl.diagnostics.render_all``; read
+    again, as this runs only when something is wrong), every other problem as its line."""
+    from dsl.diagnostics import render_all
+    from dsl.loader import load_report
+
+    folder = calendars_dir if calendars_dir is not None and calendars_dir.is_dir() else None
+    report = load_report(list(rule_paths), folder)
+    diags = [d for d in report.diagnostics if d.is_error]
+    shown = {d.span.file for d in diags}
+    others = [line for p in rule_set.problems if p.path not in shown for line in p.errors]
+    return "\n".join([*([render_all(diags, report.sources)] if diags else []), *others])
 
 
 def parse_calendar(text: str | None, path: str) -> tuple[Calendar | None, tuple[str, ...]]:

@@ -2,8 +2,9 @@
 
 Every alert names the version of the rule set that produced it (``Alert.rule_set``): a short
 hash of the rule files and calendar files actually loaded, by file name and content. The
-live worker, ``orderhub replay`` and ``orderhub rules test`` compute it here, the same way,
-so a replayed alert and a live one from the same files carry the same version.
+live worker, ``orderhub replay`` and ``orderhub rules test`` load their rule set through
+``streams.ruleload.load_rule_set``, which computes it here, so a replayed alert and a live
+one from the same files and the same business time zone carry the same version.
 
 Files are named as the store keys them: a rule file by its name (``caps.rule``), a calendar
 by ``calendars/`` and its name (``calendars/cn-mainland-2026.yaml``): the version does not
@@ -48,43 +49,22 @@ def calendar_files(directory: Path | None) -> list[Path]:
     return sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
 
 
-def read_calendar_texts(directory: Path | None) -> dict[str, str]:
-    """Path -> text of each calendar file (what ``version`` hashes); unreadable ones left
-    out: the calendar loader reports them."""
-    texts: dict[str, str] = {}
-    for path in calendar_files(directory):
-        try:
-            texts[str(path)] = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            continue
-    return texts
+def version(texts: Mapping[str, str], timezone: str, default_calendar: str | None = None) -> str:
+    """A short content hash of a rule set: store name -> text of every file loaded, the
+    business ``timezone`` of rules that name no calendar, and the name of the calendar
+    file they use instead of the built-in one (``rules test`` may name one).
 
-
-def named(rule_texts: Mapping[str, str], calendar_texts: Mapping[str, str]) -> dict[str, str]:
-    """Store name -> text, from path -> text of rule files and of calendar files."""
-    found = {rule_file_name(path): text for path, text in rule_texts.items()}
-    found.update((calendar_file_name(path), text) for path, text in calendar_texts.items())
-    return found
-
-
-def version(texts: Mapping[str, str]) -> str:
-    """A short content hash of a rule set: store name -> text of every file loaded.
-
-    Each name and text is length-prefixed, so no two different sets hash the same bytes.
+    The same files judged in another zone are another rule set: a working hour in Shanghai
+    is not one in Berlin. Each part is length-prefixed, so no two different sets hash the
+    same bytes.
     """
     digest = hashlib.sha256()
-    for name in sorted(texts):
-        for part in (name, texts[name]):
-            data = part.encode("utf-8")
-            digest.update(len(data).to_bytes(8, "big"))
-            digest.update(data)
+    settings = (timezone, default_calendar or "")
+    for part in (*settings, *(item for name in sorted(texts) for item in (name, texts[name]))):
+        data = part.encode("utf-8")
+        digest.update(len(data).to_bytes(8, "big"))
+        digest.update(data)
     return digest.hexdigest()[:VERSION_LENGTH]
-
-
-def files_version(rule_texts: Mapping[str, str], calendar_dir: Path | None) -> str:
-    """``version`` of rule files (path -> text, e.g. ``LoadReport.sources``) and the calendar
-    files of ``calendar_dir``: what ``replay`` and ``rules test`` call."""
-    return version(named(rule_texts, read_calendar_texts(calendar_dir)))
 
 
 # --- the store of last good texts ------------------------------------------------------------

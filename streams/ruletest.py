@@ -363,14 +363,18 @@ def _parse_case(
     return RuleTestCase(name, seeds, tables, tuple(steps), tuple(expect))
 
 
-def parse_test_file(text: str, path: Path) -> RuleTestFile:
-    """Parse and validate a test file's text (``path`` resolves its relative paths)."""
+def parse_test_file(text: str, path: Path, timezone: str = DEFAULT_TIMEZONE) -> RuleTestFile:
+    """Parse and validate a test file's text (``path`` resolves its relative paths).
+
+    ``timezone``: the deployment's business time zone (the command passes
+    ``ORDERHUB_TIMEZONE``), used unless the file names its own: times written without an
+    offset are in it, and so is the built-in calendar of rules that name none."""
     try:
         data = _mapping(yaml.safe_load(text), str(path))
     except yaml.YAMLError as exc:
         raise RuleTestError(f"{path}: not valid YAML: {exc}") from None
     _no_unknown(data, _FILE_FIELDS, str(path))
-    zone = _zone(data.get("timezone", DEFAULT_TIMEZONE), path)
+    zone = _zone(data.get("timezone", timezone), path)
     base = path.parent
     rules = tuple(_near(base, p) for p in _list(data.get("rules"), f"{path}: rules"))
     if not rules:
@@ -412,13 +416,13 @@ def _near(base: Path, relative: Any) -> Path:
     return Path(os.path.normpath(base / str(relative)))
 
 
-def load_test_file(path: Path) -> RuleTestFile:
+def load_test_file(path: Path, timezone: str = DEFAULT_TIMEZONE) -> RuleTestFile:
     """Read and parse one test file."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise RuleTestError(f"{path}: cannot read: {exc.strerror}") from None
-    return parse_test_file(text, path)
+    return parse_test_file(text, path, timezone)
 
 
 # --- running a case ------------------------------------------------------------------------
@@ -565,39 +569,32 @@ def engine_factory(
     test: RuleTestFile, replace: Mapping[Path, Path] | None = None
 ) -> Callable[[], RuleJudge]:
     """Load the file's rules (``replace`` swaps rule files, for mutants) and calendars once,
+    as the live worker does (``streams.ruleload.load_rule_set``, in the file's time zone),
     and return a maker of fresh engines. Raises RuleTestError when the rules do not load."""
-    from dsl.calendar import CalendarError, load_calendars
-    from dsl.diagnostics import render_all
-    from dsl.loader import load_report
-    from streams.engine import Engine, EngineError
-    from streams.ruleset import files_version
+    from streams.engine import EngineError
+    from streams.ruleload import load_rule_set, shown_errors
 
     swap = {p.resolve(): q for p, q in (replace or {}).items()}
     paths = [swap.get(p.resolve(), p) for p in test.rules]
-    report = load_report(paths, calendars_dir=test.calendar_dir)
-    rules = report.rules
-    errors = [d for d in report.diagnostics if d.is_error]
-    if errors:
-        shown = render_all(errors, report.sources)  # with the source line and a caret
-        raise RuleTestError(f"{test.path}: the rules do not load:\n{shown}")
     try:
-        calendars = load_calendars(test.calendar_dir) if test.calendar_dir is not None else {}
-    except CalendarError as exc:
-        raise RuleTestError(f"{test.path}: {exc}") from None
-    default = test.default_calendar  # None: the engine's built-in Mon–Fri calendar
-    # The version the worker gives these files: alerts compare equal field by field.
-    rule_set = files_version(report.sources, test.calendar_dir)
-    try:
-        Engine(rules, calendars, default)  # fail here, once, on an unknown calendar
+        rule_set = load_rule_set(
+            paths, test.calendar_dir, test.zone.key, default_calendar=test.default_calendar
+        )
+        if rule_set.errors:
+            shown = shown_errors(rule_set, paths, test.calendar_dir)
+            raise RuleTestError(f"{test.path}: the rules do not load:\n{shown}")
+        rule_set.engine()  # fail here, once, on a rule set that makes no engine
     except EngineError as exc:
         raise RuleTestError(f"{test.path}: {exc}") from None
-    return lambda: Engine(rules, calendars, default, rule_set=rule_set)
+    return rule_set.engine
 
 
-def run_test_file(path: Path, replace: Mapping[Path, Path] | None = None) -> list[CaseResult]:
+def run_test_file(
+    path: Path, replace: Mapping[Path, Path] | None = None, timezone: str = DEFAULT_TIMEZONE
+) -> list[CaseResult]:
     """Run every case of one test file. A file that cannot be used is one failed result."""
     try:
-        test = load_test_file(path)
+        test = load_test_file(path, timezone)
         make_engine = engine_factory(test, replace)
     except RuleTestError as exc:
         return [CaseResult(str(path), "(file)", (str(exc),))]

@@ -76,7 +76,7 @@ def test_a_worker_started_with_a_broken_file_runs_its_last_good_rules(
         worker.publish(lines(big_order("O1", "2026-03-02")))
         worker.caught_up()
         fired = {a["rule_id"]: a for a in alerts(worker, 2)}
-        good = version({"approval.rule": APPROVAL})
+        good = version({"approval.rule": APPROVAL}, worker.settings.timezone)
         assert (fired["APR-1"]["status"], fired["APR-1"]["rule_set"]) == ("firing", good)
         load = fired["RULESET-LOAD"]
         assert (load["severity"], load["status"], load["key"]) == (
@@ -102,7 +102,7 @@ def test_a_worker_started_with_a_broken_file_runs_its_last_good_rules(
         worker.caught_up()
         [after] = alerts(worker, 4)[3:]
         assert (after["rule_id"], after["key"]["order_id"]) == ("APR-1", "O2")
-        assert after["rule_set"] == version({"approval.rule": FIXED})
+        assert after["rule_set"] == version({"approval.rule": FIXED}, worker.settings.timezone)
         assert store.load() == {"approval.rule": FIXED}
     finally:
         worker.stop()

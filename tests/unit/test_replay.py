@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import re
+import tracemalloc
+from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +96,7 @@ def test_command_prints_jsonl_on_stdout_and_the_summary_on_stderr(
 ) -> None:
     events_file = tmp_path / "events.jsonl"
     events_file.write_text("\n".join(EVENTS) + "\n", encoding="utf-8")
-    monkeypatch.setattr(replay, "load_engine", lambda _: engine())
+    monkeypatch.setattr(replay, "load_engine", lambda *_: engine())
     out, err = io.StringIO(), io.StringIO()
     options = replay.ReplayOptions(tmp_path, events_file, until=at(3))
     assert replay.main(options, out, err) == 0
@@ -111,7 +115,7 @@ def test_command_table_format_and_compare(tmp_path: Path, monkeypatch: pytest.Mo
     events_file = tmp_path / "events.jsonl"
     events_file.write_text("\n".join(EVENTS) + "\n", encoding="utf-8")
     sets = {tmp_path / "a": engine(cap_rule()), tmp_path / "b": engine(sla_rule())}
-    monkeypatch.setattr(replay, "load_engine", lambda d: sets[d])
+    monkeypatch.setattr(replay, "load_engine", lambda d, *_: sets[d])
     out, err = io.StringIO(), io.StringIO()
     options = replay.ReplayOptions(tmp_path / "a", events_file, tmp_path / "b", "table", at(3))
     replay.main(options, out, err)
@@ -216,3 +220,141 @@ def test_replay_command_exit_codes(tmp_path: Path) -> None:
         replay_command, ["--rules", str(ROOT / "rules"), str(tmp_path / "e.jsonl"), "--until", "x"]
     )
     assert until.exit_code == 2 and "--until 'x'" in until.stderr
+
+
+# --- event-time order and bounded memory ------------------------------------------------------
+
+DEMO = ROOT / "deploy" / "demo" / "events.jsonl"
+
+
+def run_command(*args: str) -> Any:
+    from click.testing import CliRunner
+
+    from orderhub.cli_rules import replay as replay_command
+
+    return CliRunner().invoke(replay_command, ["--rules", str(ROOT / "rules"), *args])
+
+
+def demo_with_lines_moved_to_the_end(tmp_path: Path, count: int) -> tuple[Path, list[int]]:
+    """The demo week with ``count`` events of a time no other event has moved to the end:
+    sorted by time (stable) they go back exactly where they were."""
+    lines = DEMO.read_text(encoding="utf-8").splitlines()
+    times = Counter(_time(text) for text in lines)
+    unique = [
+        i for i, text in enumerate(lines) if _time(text) is not None and times[_time(text)] == 1
+    ]
+    moved = unique[10 : 10 + count * 20 : 20]  # spread over the week, none the latest
+    kept = [text for i, text in enumerate(lines) if i not in moved]
+    target = tmp_path / "shuffled.jsonl"
+    target.write_text("\n".join([*kept, *(lines[i] for i in moved)]) + "\n", encoding="utf-8")
+    first_moved = len(kept) + 1  # line number of the first moved line in the new file
+    return target, list(range(first_moved, first_moved + count))
+
+
+def _time(text: str) -> str | None:
+    try:
+        found = json.loads(text).get("event_time")
+    except ValueError:
+        return None
+    return found if isinstance(found, str) else None
+
+
+def test_out_of_order_lines_give_the_alerts_of_the_sorted_file_and_are_counted(
+    tmp_path: Path,
+) -> None:
+    in_order = run_command(str(DEMO))
+    shuffled, moved = demo_with_lines_moved_to_the_end(tmp_path, 5)
+    result = run_command(str(shuffled))
+    assert in_order.exit_code == result.exit_code == 0, result.output
+    assert len(in_order.stdout.splitlines()) == 43
+    assert result.stdout == in_order.stdout  # the same alerts, in the same order
+    notes = [t for t in result.stderr.splitlines() if "event-time order" in t]
+    assert len(notes) == 1 and notes[0].startswith(
+        f"{shuffled}: 5 line(s) earlier than a line before them moved into event-time order"
+    )
+    assert f"(first: line {moved[0]} (" in notes[0]
+    assert "event-time order" not in in_order.stderr  # an ordered file: not a word
+
+
+def test_strict_order_refuses_out_of_order_input_naming_the_lines(tmp_path: Path) -> None:
+    shuffled, moved = demo_with_lines_moved_to_the_end(tmp_path, 5)
+    result = run_command("--strict-order", str(shuffled))
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert f"{shuffled}: 5 line(s) out of event-time order: line {moved[0]} (" in result.stderr
+    named = [int(n) for n in re.findall(r"; line (\d+) \(", result.stderr)]
+    assert named == moved[1:]
+    assert run_command("--strict-order", str(DEMO)).exit_code == 0
+
+
+def test_index_sorts_stably_and_names_the_late_lines() -> None:
+    text = "\n".join(
+        [
+            line("a", "inventory.stock_level", at(2, 10), model="M1", on_hand=1),
+            line("b", "inventory.stock_level", at(2, 9), model="M1", on_hand=2),
+            "# a comment",
+            line("c", "inventory.stock_level", at(2, 10), model="M1", on_hand=3),
+            line("d", "inventory.stock_level", at(2, 9), model="M1", on_hand=4),
+        ]
+    )
+    stream = io.BytesIO(text.encode("utf-8"))
+    index = replay.index_events(stream, lambda n, reason: None)
+    assert (len(index), index.late) == (4, 2)
+    assert [n.split(" (")[0] for n in index.named] == ["line 2", "line 5"]
+    ordered = [(seq, e.event_id) for seq, e in replay.events_in_order(stream, index)]
+    assert ordered == [(1, "b"), (2, "d"), (3, "a"), (4, "c")]  # seq grows in time order
+
+
+class Discard(io.StringIO):
+    """An output that keeps nothing: what the replay itself holds is measured, not the
+    alerts printed (they go to a pipe or a file)."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+
+def few_open_orders(path: Path, count: int) -> None:
+    """``count`` events of five orders, received and entered a minute apart, over and over
+    (every 100th pair written entered-first, so the replay must sort): the open state
+    stays five orders whatever ``count`` is."""
+    start = at(2, 9)
+    with path.open("w", encoding="utf-8") as out:
+        for pair in range(count // 2):
+            oid, when = f"O{pair % 5}", start + timedelta(minutes=pair * 3)
+            fields = {"oid": oid, "quantity": 1, "amount": "1"}
+            received = order_line(f"r{pair}", "order.received", when, **fields)
+            entered = order_line(f"e{pair}", "order.entered", when + timedelta(minutes=1), **fields)
+            both = [entered, received] if pair % 100 == 0 else [received, entered]
+            out.write("\n".join(both) + "\n")
+
+
+def test_replay_memory_follows_the_open_state_not_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = tmp_path / "events.jsonl"
+    count = 20_000  # enough to tell 16 bytes an event from 2 KB; more only takes longer
+    few_open_orders(events, count)
+    engine = replay.load_engine(ROOT / "rules")  # loaded before measuring: not the events'
+    monkeypatch.setattr(replay, "load_engine", lambda *_: engine)
+
+    # What holding the events would take: a sample of them, parsed and kept.
+    tracemalloc.start()
+    with events.open(encoding="utf-8") as lines:
+        sample = [replay.parse_line(text) for _, text in zip(range(1000), lines, strict=False)]
+    held = tracemalloc.get_traced_memory()[0] / len(sample) * count
+    tracemalloc.stop()
+    del sample
+
+    err = io.StringIO()
+    tracemalloc.start()
+    try:
+        code = replay.main(replay.ReplayOptions(ROOT / "rules", events), Discard(), err)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert code == 0
+    assert f"{count} events, clock at " in err.getvalue()
+    assert f"{count // 200} line(s) earlier than a line before them" in err.getvalue()
+    assert held > count * 1000  # about 2 KB an event
+    # Kept: the index (16 bytes an event, more while sorting) and five orders' state.
+    assert peak < held / 10, (peak, held)

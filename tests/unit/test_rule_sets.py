@@ -3,6 +3,7 @@ and the rule-set version every alert carries (the same live, in replay and in ru
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 from pathlib import Path
@@ -15,7 +16,7 @@ from dsl.loader import load_rules
 from streams.engine import Engine, fingerprint
 from streams.models import Alert, Event
 from streams.replay import load_engine, run
-from streams.rulehook import LOAD_RULE_ID, LiveRules
+from streams.rulehook import LOAD_RULE_ID, LiveRules, live_rules
 from streams.ruleload import compile_rule_text
 from streams.ruleset import MemoryRuleStore, RuleStoreError, version
 from streams.ruletest import engine_factory, load_test_file
@@ -192,8 +193,76 @@ def test_rules_test_computes_the_version_the_worker_does(tmp_path: Path) -> None
 
 
 def test_the_version_is_a_hash_of_names_and_texts_not_of_their_order() -> None:
-    assert version({"a.rule": "x", "b.rule": "y"}) == version({"b.rule": "y", "a.rule": "x"})
-    assert version({"a.rule": "xb.rule"}) != version({"a.rule": "x", "b.rule": ""})
+    tz = "Asia/Shanghai"
+    assert version({"a.rule": "x", "b.rule": "y"}, tz) == version(
+        {"b.rule": "y", "a.rule": "x"}, tz
+    )
+    assert version({"a.rule": "xb.rule"}, tz) != version({"a.rule": "x", "b.rule": ""}, tz)
+
+
+def test_the_version_names_the_business_time_zone_and_the_default_calendar() -> None:
+    texts = {"a.rule": "x"}
+    shanghai = version(texts, "Asia/Shanghai")
+    assert version(texts, "Europe/Berlin") != shanghai  # another deployment, another set
+    assert version(texts, "Asia/Shanghai", "cn-mainland-2026") != shanghai
+
+
+# --- one loader for the worker, replay and rules test ---------------------------------------------
+
+
+def configuration(engine: object) -> tuple[object, ...]:
+    """What decides an engine's judgements, rule by rule: source, kind and calendar (name,
+    zone, hours, holidays), and the version its alerts carry."""
+    rules = getattr(engine, "rules")  # noqa: B009 - any RuleJudge; the three are Engines
+    per_rule = sorted((i, r.rule.source, r.rule.kind, r.calendar) for i, r in rules.items())
+    return (getattr(engine, "rule_set"), per_rule)  # noqa: B009
+
+
+def test_worker_replay_and_rules_test_build_the_same_engine_in_the_same_zone(
+    tmp_path: Path,
+) -> None:
+    directory = shutil.copytree(REPO / "rules", tmp_path / "rules")
+    names = sorted(f"../{p.name}" for p in directory.glob("*.rule"))
+    test_file = directory / "tests" / "all_test.yaml"
+    test_file.write_text(f"rules: {names}\ntests: []\n".replace("'", ""), encoding="utf-8")
+    berlin = "Europe/Berlin"
+    worker = live_rules(directory, berlin, store=MemoryRuleStore()).engine
+    replayed = load_engine(directory, berlin)
+    tested = engine_factory(load_test_file(test_file, berlin))()
+    assert configuration(worker) == configuration(replayed) == configuration(tested)
+    # Rules that name no calendar judge working hours in the deployment's zone everywhere.
+    no_calendar = [r for r in replayed.rules.values() if r.rule.calendar is None]
+    assert no_calendar and {str(r.calendar.zone) for r in no_calendar} == {berlin}
+    assert replayed.rule_set != load_engine(directory).rule_set  # Asia/Shanghai: another set
+
+
+def test_replay_command_judges_in_orderhub_timezone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from orderhub.cli_rules import replay as replay_command
+    from orderhub.settings import get_settings
+
+    events = tmp_path / "events.jsonl"
+    events.write_text(
+        "\n".join(e.model_dump_json() for e in big_order_events()) + "\n", encoding="utf-8"
+    )
+    directory = rules_dir(tmp_path / "rules")
+    rule_sets = {}
+    for zone in ("Asia/Shanghai", "Europe/Berlin"):
+        monkeypatch.setenv("ORDERHUB_TIMEZONE", zone)
+        get_settings.cache_clear()
+        try:
+            result = CliRunner().invoke(replay_command, ["--rules", str(directory), str(events)])
+        finally:
+            get_settings.cache_clear()
+        assert result.exit_code == 0, result.output
+        rule_sets[zone] = {json.loads(line)["rule_set"] for line in result.stdout.splitlines()}
+    assert rule_sets == {
+        "Asia/Shanghai": {load_engine(directory, "Asia/Shanghai").rule_set},
+        "Europe/Berlin": {live_rules(directory, "Europe/Berlin").engine.rule_set},
+    }
 
 
 # --- the load-problem alert ---------------------------------------------------------------------
