@@ -32,13 +32,13 @@ from aiokafka.errors import (
 )
 
 from streams.engine import stored_watermark
-from streams.gaps import OffsetTracker, kept, read_range, start_offsets
+from streams.gaps import OffsetTracker, kept, overtaken, read_range, start_offsets
 from streams.health import tables_current
 from streams.ingest import DeadLetter, dead_letter, decode, encode, shrunk
 from streams.judging import Judging
 from streams.merge import EventTimeMerge
 from streams.models import EVENT_FAMILY, Alert, Event
-from streams.runtime import Progress, Runtime
+from streams.runtime import Runtime
 from streams.topics import routing_key
 
 log = logging.getLogger(__name__)
@@ -158,7 +158,7 @@ def register_agents(app: Any, rt: Runtime, input_partitions: int) -> None:
 
     tracker = OffsetTracker()
     group = rt.topics.prefix  # the Faust app id, hence the consumer group
-    follow_rebalances(app, tracker, rt.progress, {*rt.topics.inputs.values(), rt.topics.events})
+    follow_rebalances(app, tracker, rt, {*rt.topics.inputs.values(), rt.topics.events})
 
     async def records(stream: Any, manual_ack: bool = False) -> AsyncIterator[Raw]:
         """Each record once, in offset order, records Faust skipped included (streams.gaps)."""
@@ -277,19 +277,19 @@ def register_agents(app: Any, rt: Runtime, input_partitions: int) -> None:
     app.timer(TICK_SECONDS, name="orderhub.tick")(tick)
 
 
-def follow_rebalances(
-    app: Any, tracker: OffsetTracker, progress: Progress, topics: set[str]
-) -> None:
+def follow_rebalances(app: Any, tracker: OffsetTracker, rt: Runtime, topics: set[str]) -> None:
     """After each rebalance, forget where this worker was on the partitions of ``topics``
     it did not hold throughout (``streams.gaps.kept``): one handed back resumes at the
     group's committed offset, not at a "gap" back to where this worker left it."""
     before: set[tuple[str, int]] | None = None
+    progress, client, group = rt.progress, rt.kafka_client, rt.topics.prefix
 
     async def on_assigned(sender: Any, assigned: set[Any], **_: Any) -> None:
         # Faust sends this before it resumes the partitions: no record of a new one yet.
         nonlocal before
         now = {(tp.topic, tp.partition) for tp in assigned if tp.topic in topics}
         survive = kept(before, now)
+        survive -= await moved_on_elsewhere(survive)
         tracker.keep(survive)
         for topic, parts in progress.positions.items():
             for partition in [p for p in parts if (topic, p) not in survive]:
@@ -300,6 +300,19 @@ def follow_rebalances(
                 ", ".join(f"{t}[{p}]" for t, p in fresh),
             )
         before = now
+
+    async def moved_on_elsewhere(held: set[tuple[str, int]]) -> set[tuple[str, int]]:
+        positions = {tp: tracker.position(*tp) for tp in held}
+        committed: dict[tuple[str, int], int] = {}
+        try:
+            for topic in sorted({t for t, _ in held}):
+                parts = [p for t, p in held if t == topic]
+                found = await start_offsets(client, group, topic, parts)
+                committed.update({(topic, p): offset for p, offset in found.items()})
+        except Exception:  # the broker is away: keep the positions, as before
+            log.warning("rebalance: committed offsets unknown; positions kept", exc_info=True)
+            return set()
+        return overtaken(positions, committed)
 
     app.on_partitions_assigned.connect(on_assigned)
 

@@ -16,7 +16,9 @@ A position is only good while this worker holds the partition. One handed to ano
 worker in a rebalance and later handed back resumes at the group's committed offset, past
 whatever the other worker handled; a position kept from before would call all of that a
 gap and forward it again (an operator saw 6,772 records forwarded twice). So after each
-rebalance the tracker keeps only the partitions held before and after it (``kept``).
+rebalance the tracker keeps only the partitions held before and after it (``kept``), and
+of those only the ones no other worker moved on meanwhile (``overtaken``: a worker frozen
+through a rebalance, thawed and handed the same partitions, sees them "held throughout").
 
 ``OffsetTracker`` is pure; ``read_range`` is the I/O.
 """
@@ -61,6 +63,10 @@ class OffsetTracker:
         key = (topic, partition)
         self._next[key] = max(self._next.get(key, 0), offset + 1)
 
+    def position(self, topic: str, partition: int) -> int | None:
+        """The offset after the last record handled here, if known."""
+        return self._next.get((topic, partition))
+
     def keep(self, held: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:
         """Forget every partition but ``held``; return the ones forgotten, sorted."""
         keep = set(held)
@@ -80,6 +86,16 @@ def kept(
     handled here. Every other one starts again from the committed offset. ``before`` is
     None at the first assignment: nothing was held."""
     return set(after) & set(before or ())
+
+
+def overtaken(
+    positions: dict[tuple[str, int], int | None], committed: dict[tuple[str, int], int]
+) -> set[tuple[str, int]]:
+    """The partitions whose group offset is past where this worker got: another worker
+    handled records there while this one was away, so its position is stale."""
+    return {
+        tp for tp, here in positions.items() if here is not None and committed.get(tp, 0) > here
+    }
 
 
 async def start_offsets(

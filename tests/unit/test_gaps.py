@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streams.gaps import OffsetTracker
+from streams.gaps import OffsetTracker, overtaken
 
 
 def handle(tracker: OffsetTracker, offset: int, partition: int = 0) -> range | None:
@@ -52,3 +52,12 @@ def test_an_unknown_start_leaves_the_first_record_to_set_it() -> None:
     tracker.start_at("t", 0, None)
     assert not tracker.knows("t", 0)
     assert tracker.missing("t", 0, 4) == range(4, 4)
+
+
+def test_a_partition_another_worker_moved_on_is_not_resumed_from_here() -> None:
+    """Frozen through a rebalance and handed the same partitions again, a worker sees them
+    "held throughout"; where the group's offset is past its position, another worker
+    handled records there, so it resumes from the committed offset, not from a "gap"."""
+    positions = {("orders", 0): 300, ("orders", 1): 120, ("plans", 0): None}
+    committed = {("orders", 0): 700, ("orders", 1): 118, ("plans", 0): 9}
+    assert overtaken(positions, committed) == {("orders", 0)}
