@@ -26,9 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-
-from dsl.calendar import DEFAULT_CALENDAR, Calendar, CalendarError, calendar_from_dict
+from dsl.calendar import DEFAULT_CALENDAR, Calendar, CalendarError, calendar_from_text
 from dsl.compiled import CompiledRule
 from streams.engine import Engine, EngineError
 from streams.ruleset import calendar_file_name, calendar_files, rule_file_name, version
@@ -251,17 +249,10 @@ def parse_calendar(text: str | None, path: str) -> tuple[Calendar | None, tuple[
     if text is None:
         return None, (f"{path}:1:1: {IO_ERROR} cannot read {path}",)
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-        reason = getattr(exc, "problem", None) or exc
-        return None, (f"{path}:{line}:{col}: {CALENDAR_ERROR} not valid YAML: {reason}",)
-    try:
-        return calendar_from_dict(data, path), ()
+        return calendar_from_text(text, path), ()
     except CalendarError as exc:
         reason = str(exc).removeprefix(f"{path}: ")
-        return None, (f"{path}:1:1: {CALENDAR_ERROR} {reason}",)
+        return None, (f"{path}:{exc.line or 1}:{exc.col or 1}: {CALENDAR_ERROR} {reason}",)
 
 
 def _read(path: Path) -> str | None:

@@ -17,7 +17,7 @@ from streams.engine import Engine, fingerprint
 from streams.models import Alert, Event
 from streams.replay import load_engine, run
 from streams.rulehook import LOAD_RULE_ID, LiveRules, live_rules
-from streams.ruleload import compile_rule_text
+from streams.ruleload import compile_rule_text, parse_calendar
 from streams.ruleset import MemoryRuleStore, RuleStoreError, version
 from streams.ruletest import engine_factory, load_test_file
 from streams.state import Tables, apply_event, empty_tables
@@ -371,3 +371,13 @@ def test_a_rule_that_fails_on_its_data_is_counted_in_the_status(tmp_path: Path) 
     [alert] = big_order(empty_tables(), live)  # APR-1 fires; BROKEN cannot be judged
     assert alert.rule_id == "APR-1"
     assert live.status()["evaluation_failures"] == {"BROKEN": 1}
+
+
+def test_a_calendar_with_an_impossible_date_is_a_diagnostic_for_the_worker() -> None:
+    """Not a ValueError that takes the worker's reload down: a line the operator can act on."""
+    broken = CALENDAR.replace("2026-01-01", "2026-02-30", 1)
+    calendar, errors = parse_calendar(broken, "calendars/cn.yaml")
+    assert calendar is None
+    assert errors == (
+        "calendars/cn.yaml:11:12: E010 holidays[0].from: '2026-02-30' is not a date YYYY-MM-DD",
+    )
