@@ -89,14 +89,22 @@ def _calendar_dirs(paths: Iterable[str | Path]) -> list[Path]:
     return [d for d in sorted(dirs) if d.is_dir()]
 
 
-def _calendar_file(path: Path, seen: dict[str, Path]) -> LoadedFile:
-    """One calendar file, read and checked as ``replay`` and the worker load it."""
+def _read(path: Path) -> str | LoadedFile:
+    """The file's text, or a loaded file holding why it cannot be read (E000)."""
     name = str(path)
     try:
-        source = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         diag = Diagnostic(IO_ERROR, f"cannot read {name}: {err}", Span(name, 1, 1, 1, 2))
         return LoadedFile(name, "", None, [diag])
+
+
+def _calendar_file(path: Path, seen: dict[str, Path]) -> LoadedFile:
+    """One calendar file, read and checked as ``replay`` and the worker load it."""
+    name = str(path)
+    source = _read(path)
+    if isinstance(source, LoadedFile):
+        return source
     loaded = LoadedFile(name, source, None)
     try:
         calendar = calendar_from_text(source, name)
@@ -132,11 +140,9 @@ def load_calendar_files(dirs: Iterable[Path]) -> tuple[set[str], list[LoadedFile
 
 def _load_file(path: Path, calendars: Collection[str] | None) -> LoadedFile:
     name = str(path)
-    try:
-        source = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        diag = Diagnostic(IO_ERROR, f"cannot read {name}: {err}", Span(name, 1, 1, 1, 2))
-        return LoadedFile(name, "", None, [diag])
+    source = _read(path)
+    if isinstance(source, LoadedFile):
+        return source
     parsed = parse(source, name)
     checked = check(parsed.tree, calendars)
     loaded = LoadedFile(name, source, parsed.tree, [*parsed.diagnostics, *checked.diagnostics])

@@ -15,18 +15,10 @@ import pytest
 
 from tests.integration import secure_broker as sb
 from tests.integration.stream_harness import Worker, free_port, lines
+from tests.integration.test_live_alerts import SLA_RULE
 
 pytestmark = pytest.mark.integration
 
-SLA_RULE = """
-rule SLA-1 "Entered within 1 hour of receipt" {
-  severity warning
-  after order.received
-  expect order.entered within 1h
-  key order_id
-  message "Order {order_id} received {start}, not entered by {deadline}"
-}
-"""
 MON = "2026-11-02T{}:00+08:00"
 
 
