@@ -1,4 +1,8 @@
-"""`orderhub`: the one command-line tool. Each area adds its own click group here."""
+"""`orderhub`: the one command-line tool. Each area adds its own click group here.
+
+`main` is the one place the process's exit status is set (commands end with
+``cli_output.finish``); the codes are in README "Exit codes".
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,14 @@ import sys
 import click
 
 from dsl.errors import DslError
+from orderhub.cli_output import EXIT_BAD, EXIT_OK
 from orderhub.exceptions import OrderHubError
+
+EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="orderhub")
+@click.version_option(package_name="orderhub", prog_name="orderhub", message="%(prog)s %(version)s")
 def cli() -> None:
     """OrderHub: Kafka order events, live in-transit tables, analyst rules, alerts."""
 
@@ -34,18 +41,25 @@ def _register() -> None:
 
 
 def main() -> None:
+    """The `orderhub` console script."""
+    sys.exit(run())
+
+
+def run(args: list[str] | None = None) -> int:
+    """Run the command line on ``args`` (default: ``sys.argv[1:]``); its exit status."""
     _register()
     try:
-        # standalone_mode=False returns a command's ctx.exit() code instead of exiting.
-        code = cli(standalone_mode=False)
+        # standalone_mode=False returns a command's finish()/ctx.exit() code instead of
+        # exiting, and lets the exceptions below reach this one policy.
+        code = cli(args, standalone_mode=False)
     except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
+        return exc.exit_code
+    except click.ClickException as exc:  # usage errors: exit 2
         exc.show()
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except click.exceptions.Abort:
-        sys.exit(130)
+        return EXIT_INTERRUPTED
     except (OrderHubError, DslError) as exc:  # each package's base: one line, exit 1
         click.echo(f"orderhub: {exc}", err=True)
-        sys.exit(1)
-    sys.exit(code if isinstance(code, int) else 0)
+        return EXIT_BAD
+    return code if isinstance(code, int) else EXIT_OK

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import signal
-import sys
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from orderhub.cli_output import EXIT_BAD, EXIT_OK, finish
 from orderhub.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from connectors.csv_plan import Rejection
     from connectors.filedrop import FileOutcome
 
-EXIT_OK, EXIT_REJECTED = 0, 1
+EXIT_REJECTED = EXIT_BAD
 
 
 def _logging() -> None:
@@ -90,7 +90,7 @@ _REGION = click.option(
 def csv_files(files: tuple[Path, ...], region: str | None, dry_run: bool) -> None:
     """Publish weekly demand plan CSV files (××区域周需求计划表) to the plans topic."""
     if dry_run:
-        sys.exit(_dry_run(files, region))
+        finish(_dry_run(files, region))
     from connectors.filedrop import publish_file
     from streams.topics import Topics
 
@@ -100,7 +100,7 @@ def csv_files(files: tuple[Path, ...], region: str | None, dry_run: bool) -> Non
         outcomes = [publish_file(path, sink, topics, region) for path in files]
     for outcome in outcomes:
         _report(outcome)
-    sys.exit(_exit_code(outcomes))
+    finish(_exit_code(outcomes))
 
 
 def _dry_run(files: Iterable[Path], region: str | None) -> int:
@@ -149,7 +149,7 @@ def watch(directory: Path, once: bool, region: str | None, interval: float, sett
             outcomes = folder.drain()
             for outcome in outcomes:
                 _report(outcome)
-            sys.exit(_exit_code(outcomes))
+            finish(_exit_code(outcomes))
         stop = threading.Event()
         # SIGTERM finishes the file at hand (published and moved) before stopping.
         signal.signal(signal.SIGTERM, lambda *_: stop.set())

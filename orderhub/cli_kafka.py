@@ -5,16 +5,16 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from dataclasses import asdict
 
 import click
 
+from orderhub.cli_output import EXIT_BAD, dumps, finish, format_option
 from orderhub.settings import get_settings
 
-# Like systemctl: `status` exits 3 when the service is not running.
-EXIT_NOT_RUNNING = 3
+# The thing `status` checks is not there: exit 1 as every command's "not healthy" (it was
+# 3, systemctl's code, before the command line had one convention).
+EXIT_NOT_RUNNING = EXIT_BAD
 
 
 def _say(message: str) -> None:
@@ -70,9 +70,9 @@ def down() -> None:
 
 
 @kafka.command()
-@click.option("--json", "as_json", is_flag=True, help="print the status as a JSON object")
-def status(as_json: bool) -> None:
-    """Say whether the broker runs and where; exit 0 when it does, 3 when it does not."""
+@format_option("table", "json: {running, bootstrap, external, local, state_dir, log_file}.")
+def status(output: str) -> None:
+    """Say whether the broker runs and where; exit 0 when it does, 1 when it does not."""
     from deploy.kafka import LocalKafka, default_state_dir
 
     settings = get_settings()
@@ -87,8 +87,8 @@ def status(as_json: bool) -> None:
         "state_dir": str(local.state_dir),
         "log_file": str(local.log_file),
     }
-    if as_json:
-        click.echo(json.dumps(report, indent=2))
+    if output != "table":
+        click.echo(dumps(report, output))
     elif external:
         click.echo(f"using the Kafka cluster at {external} (KAFKA_BOOTSTRAP_SERVERS; not checked)")
     elif state is not None:
@@ -96,6 +96,4 @@ def status(as_json: bool) -> None:
     else:
         click.echo("not running")
     if not report["running"]:
-        # main() runs click with standalone_mode=False, which turns ctx.exit(3) into a
-        # return value it drops; SystemExit is the way out that keeps the code.
-        sys.exit(EXIT_NOT_RUNNING)
+        finish(EXIT_NOT_RUNNING)

@@ -1,4 +1,4 @@
-"""`orderhub rules check | test | fmt` and `orderhub replay`: tools for rule authors.
+"""`orderhub rules check | test | fmt`: tools for rule authors.
 
 Exit codes (every rules command): 0 clean (warnings allowed), 1 problems found in the
 rules, 2 usage or I/O error. A new command is a function decorated with
@@ -7,13 +7,14 @@ rules, 2 usage or I/O error. A new command is a function decorated with
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
 
+from orderhub.cli_output import EXIT_BAD as EXIT_PROBLEMS
+from orderhub.cli_output import EXIT_OK, EXIT_USAGE, dumps, finish, format_option
 from orderhub.settings import get_settings
-
-EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
 
 @click.group()
@@ -27,7 +28,7 @@ def _paths(paths: tuple[Path, ...]) -> list[Path]:
     missing = [p for p in chosen if not p.exists()]
     if missing:
         click.echo(f"orderhub rules: no such file or directory: {missing[0]}", err=True)
-        raise SystemExit(EXIT_USAGE)
+        finish(EXIT_USAGE)
     return chosen
 
 
@@ -36,13 +37,10 @@ _PATHS = click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 
 @rules.command("check")
 @_PATHS
-@click.option(
-    "--format",
-    "output",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="json: a list of {code, message, file, line, col, end_line, end_col, hint, severity}.",
+@format_option(
+    "table",
+    "json: a list of {code, message, file, line, col, end_line, end_col, hint, severity}; "
+    "jsonl: one such object a line.",
 )
 @click.option(
     "--calendars",
@@ -66,13 +64,18 @@ def check(paths: tuple[Path, ...], output: str, calendars: Path | None) -> None:
     if output == "json":
         click.echo(render_json(diags))
         click.echo(line, err=True)
+    elif output == "jsonl":
+        listed = json.loads(render_json(diags))
+        if listed:
+            click.echo(dumps(listed, output))
+        click.echo(line, err=True)
     else:
         if diags:
             click.echo(render_all(diags, {**report.calendar_sources, **report.sources}) + "\n")
         click.echo(line)
     if any(d.code == IO_ERROR for d in diags):
-        raise SystemExit(EXIT_USAGE)
-    raise SystemExit(EXIT_PROBLEMS if any(d.is_error for d in diags) else EXIT_OK)
+        finish(EXIT_USAGE)
+    finish(EXIT_PROBLEMS if any(d.is_error for d in diags) else EXIT_OK)
 
 
 @rules.command("fmt")
@@ -91,7 +94,7 @@ def fmt(paths: tuple[Path, ...], check_only: bool) -> None:
             source = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as err:
             click.echo(f"orderhub rules fmt: cannot read {path}: {err}", err=True)
-            raise SystemExit(EXIT_USAGE) from err
+            finish(EXIT_USAGE)
         try:
             formatted = format_source(source, str(path))
         except FormatError as err:
@@ -107,7 +110,7 @@ def fmt(paths: tuple[Path, ...], check_only: bool) -> None:
                 click.echo(f"reformatted {path}")
     if broken:
         click.echo(f"{broken} file(s) not formatted: syntax errors", err=True)
-    raise SystemExit(EXIT_PROBLEMS if broken or (check_only and changed) else EXIT_OK)
+    finish(EXIT_PROBLEMS if broken or (check_only and changed) else EXIT_OK)
 
 
 @rules.command("test")
@@ -124,7 +127,7 @@ def test(paths: tuple[Path, ...]) -> None:
     files = collect(chosen)
     if not files:
         click.echo(f"orderhub rules test: no test files (*.yaml) in {chosen[0]}", err=True)
-        raise SystemExit(EXIT_USAGE)
+        finish(EXIT_USAGE)
     results = []
     timezone = get_settings().timezone  # of test files that name none, as the worker's
     for path in files:
@@ -132,43 +135,7 @@ def test(paths: tuple[Path, ...]) -> None:
             click.echo(render(result))
             results.append(result)
     click.echo(summary(results))
-    raise SystemExit(EXIT_OK if all(r.ok for r in results) else EXIT_PROBLEMS)
+    finish(EXIT_OK if all(r.ok for r in results) else EXIT_PROBLEMS)
 
 
-@click.command("replay")
-@click.option("--rules", "rules_dir", required=True, type=click.Path(path_type=Path))
-@click.argument("events", type=click.Path(path_type=Path))
-@click.option("--compare", type=click.Path(path_type=Path), help="A second rules directory.")
-@click.option("--format", "output", type=click.Choice(["jsonl", "table"]), default="jsonl")
-@click.option("--until", help="Move the clock on to this time at the end (ISO).")
-@click.option(
-    "--strict-order",
-    is_flag=True,
-    help="Refuse (exit 1, naming the lines) events out of time order instead of sorting them.",
-)
-def replay(
-    rules_dir: Path,
-    events: Path,
-    compare: Path | None,
-    output: str,
-    until: str | None,
-    strict_order: bool,
-) -> None:
-    """Run past events (JSONL) through a rule set on event time; print the alerts.
-
-    Events are judged in event-time order (a stable sort; stderr says how many lines were
-    out of order); memory follows the open orders, not the file's length."""
-    from streams.replay import ReplayError, ReplayOptions, main, parse_until
-
-    try:
-        timezone = get_settings().timezone
-        end = parse_until(until, timezone) if until else None
-        options = ReplayOptions(rules_dir, events, compare, output, end, timezone, strict_order)
-        code = main(options, click.get_text_stream("stdout"), click.get_text_stream("stderr"))
-    except ReplayError as exc:
-        click.echo(f"orderhub replay: {exc}", err=True)
-        raise SystemExit(exc.exit_code) from exc
-    raise SystemExit(code)
-
-
-RULE_COMMANDS: list[click.Command] = [rules, replay]
+RULE_COMMANDS: list[click.Command] = [rules]

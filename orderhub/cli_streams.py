@@ -6,12 +6,22 @@ Imports of Kafka and Faust stay inside the commands so `orderhub --help` stays f
 from __future__ import annotations
 
 import json
-import sys
+import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
+from orderhub.cli_output import (
+    EXIT_BAD,
+    EXIT_OK,
+    JsonArrayWriter,
+    dumps,
+    finish,
+    format_option,
+    row,
+)
 from orderhub.settings import Settings, get_settings
 
 
@@ -110,12 +120,13 @@ def worker_stop(timeout: float, instance: int | None) -> None:
 
 
 @worker.command("status")
-@click.option("--json", "as_json", is_flag=True, help="Print the whole /healthz document.")
+@format_option("table", "json: the whole /healthz document (per instance when several).")
 @_INSTANCE
-def worker_status(as_json: bool, instance: int | None) -> None:
+def worker_status(output: str, instance: int | None) -> None:
     """Whether the workers run and are healthy: broker reachable, group joined, tables
     recovered, nothing stalled, no rule errors; each one's role (active or standby).
-    Exit 0 all healthy, 1 one does not answer, 2 one is not healthy."""
+    Exit 0 all healthy, 1 one does not answer, 2 one is not healthy (its own codes, kept
+    for the scripts that use them; README "Exit codes")."""
     from streams import worker as w
 
     settings = _worker_settings()
@@ -123,18 +134,21 @@ def worker_status(as_json: bool, instance: int | None) -> None:
     several = len(numbers) > 1
     codes, docs = [], {}
     for number in numbers:
-        code, doc = _status_of(settings, number, as_json, several)
+        code, doc = _status_of(settings, number, output != "table", several)
         codes.append(code)
         docs[str(number)] = doc
-    if as_json:
-        click.echo(json.dumps(docs if several else docs[str(numbers[0])], indent=2))
-    sys.exit(max(codes))
+    if output == "json":
+        click.echo(dumps(docs if several else docs[str(numbers[0])], output))
+    elif output == "jsonl":
+        click.echo(dumps([{"instance": int(n), "health": d} for n, d in docs.items()], output))
+    finish(max(codes))
 
 
 def _status_of(
     settings: Settings, number: int, as_json: bool, several: bool
 ) -> tuple[int, dict[str, Any] | None]:
-    """Print one instance's status (its /healthz unless ``as_json``); its exit code."""
+    """Print one instance's status (its /healthz unless ``as_json``, then the one-line
+    state goes to stderr so that stdout is JSON alone); its exit code."""
     from streams import health as h
     from streams import worker as w
     from streams.client import WorkerUnavailable
@@ -144,11 +158,11 @@ def _status_of(
     name = f"worker {number}" if several else "worker"
     where = f", web http://{mine.web_host}:{mine.web_port}" if several else ""
     state = "not running" if pid is None else f"running (pid {pid})"
-    click.echo(f"{name}: {state}{where}")
+    click.echo(f"{name}: {state}{where}", err=as_json)
     try:
         doc = w.client(mine).health()
     except WorkerUnavailable as exc:
-        click.echo(f"web: {exc}")
+        click.echo(f"web: {exc}", err=as_json)
         return h.EXIT_NO_ANSWER, None
     if not as_json:
         click.echo("\n".join(h.describe(doc)))
@@ -180,7 +194,7 @@ def produce(file: Path, topic: str | None) -> None:
         f"sent {sum(sent.values())} records ({detail}); rejected {len(report.rejected)} "
         "lines (on the dead-letter topic)"
     )
-    sys.exit(1 if report.rejected else 0)
+    finish(EXIT_BAD if report.rejected else EXIT_OK)
 
 
 @click.group()
@@ -207,7 +221,7 @@ def tables() -> None:
 
 @tables.command("show")
 @click.argument("name")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@format_option("table", "jsonl: one entry a line ({key, ...fields}; in-transit: one count a line).")
 @click.option(
     "--wait",
     type=float,
@@ -215,7 +229,7 @@ def tables() -> None:
     help="Retry up to SECONDS until the worker "
     "answers and has handled everything already published.",
 )
-def tables_show(name: str, as_json: bool, wait: float) -> None:
+def tables_show(name: str, output: str, wait: float) -> None:
     """Print table NAME; `in-transit` prints in transit per region, model and both."""
     from streams import display
     from streams import worker as w
@@ -229,42 +243,106 @@ def tables_show(name: str, as_json: bool, wait: float) -> None:
         report = display.in_transit(
             {part: web.table(table) for part, table in display.IN_TRANSIT_TABLES.items()}
         )
-        output = json.dumps(report, indent=2) if as_json else display.in_transit_text(report)
+        text = display.in_transit_text(report) if output == "table" else _in_transit(report, output)
     else:
         entries = web.table(name.replace("-", "_"))
-        output = json.dumps(entries, indent=2) if as_json else display.table_text(entries)
-    click.echo(output)
+        text = display.table_text(entries) if output == "table" else _entries(entries, output)
+    click.echo(text)
     if (stale := staleness(web.health())) is not None:
         click.echo(f"orderhub: warning: this may be stale: {stale}", err=True)
 
 
+def _in_transit(report: dict[str, Any], output: str) -> str:
+    if output == "json":
+        return dumps(report, output)
+    lines = [{"region": k, "qty": v} for k, v in report["region"].items()]
+    lines += [{"model": k, "qty": v} for k, v in report["model"].items()]
+    return dumps([*lines, *report["region_model"]], output)
+
+
+def _entries(entries: dict[str, Any], output: str) -> str:
+    if output == "json":
+        return dumps(entries, output)
+    return dumps([{"key": k, **e} for k, e in sorted(entries.items())], output)
+
+
 # --- alerts / dead letters -----------------------------------------------------------------
 
+_ALERT_COLUMNS = ("at", "status", "severity", "rule_id", "key", "message")
+_DEAD_LETTER_COLUMNS = ("reason", "topic", "partition", "offset", "error")
+Tail = tuple[str, ...]
 
-def _tail(topic: str, seconds: float, from_beginning: bool) -> None:
+
+def _tail(topic: str, seconds: float, from_beginning: bool, output: str, columns: Tail) -> None:
+    """Print ``topic``'s records for ``seconds`` (``math.inf``: until Ctrl-C, exit 0)."""
     from streams.kafka_io import read_topic
 
+    out = click.get_text_stream("stdout")
+    array = JsonArrayWriter(out) if output == "json" else None
+    if output == "table":
+        click.echo(row(columns))
     count = 0
-    for record in read_topic(get_settings(), _servers(), topic, seconds, from_beginning):
-        click.echo(_render(record.value))
-        count += 1
+    try:
+        for record in read_topic(get_settings(), _servers(), topic, seconds, from_beginning):
+            line = _render(record.value, output, columns)
+            if array is not None:
+                array.item(line)
+            else:
+                click.echo(line)
+            count += 1
+    except KeyboardInterrupt:
+        if not math.isinf(seconds):
+            raise
+    if array is not None:
+        array.close()
     click.echo(f"({count} records from {topic})", err=True)
 
 
-def _render(value: bytes | None) -> str:
+def _render(value: bytes | None, output: str, columns: Tail) -> str:
+    """One record: JSON (a value that is not JSON as a JSON string) or a table row."""
+    data = _decode(value)
+    if output != "table":
+        return json.dumps(data, ensure_ascii=False, sort_keys=True)
+    return row([data.get(c) for c in columns] if isinstance(data, dict) else [data])
+
+
+def _decode(value: bytes | None) -> Any:
     if value is None:
-        return "null"
+        return None
     try:
-        data: Any = json.loads(value)
+        return json.loads(value)
     except (UnicodeDecodeError, json.JSONDecodeError):
         return value.decode("utf-8", "replace")
-    return json.dumps(data, ensure_ascii=False, sort_keys=True)
 
 
-_SECONDS = click.option("--seconds", default=10.0, show_default=True, help="How long to read.")
-_FROM_BEGINNING = click.option(
-    "--from-beginning", is_flag=True, help="Start at the topic's first record, not its end."
-)
+def _tail_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--seconds, --follow, --from-beginning and --format (jsonl by default)."""
+    for option in reversed(
+        [
+            click.option("--seconds", default=10.0, show_default=True, help="How long to read."),
+            click.option(
+                "--follow", "-f", is_flag=True, help="Read until Ctrl-C (exit 0), not --seconds."
+            ),
+            click.option(
+                "--from-beginning",
+                is_flag=True,
+                help="Start at the topic's first record, not its end.",
+            ),
+            format_option("jsonl", "json: one array (closed at the end, or at Ctrl-C)."),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def _seconds(seconds: float, follow: bool) -> float:
+    """How long to read: --seconds, or for ever with --follow (not both)."""
+    if not follow:
+        return seconds
+    source = click.get_current_context().get_parameter_source("seconds")
+    if source is not click.core.ParameterSource.DEFAULT:
+        raise click.UsageError("--follow reads until Ctrl-C: leave out --seconds")
+    return math.inf
 
 
 @click.group()
@@ -273,13 +351,14 @@ def alerts() -> None:
 
 
 @alerts.command("tail")
-@_SECONDS
-@_FROM_BEGINNING
-def alerts_tail(seconds: float, from_beginning: bool) -> None:
-    """Print alerts (one JSON object per line) for --seconds."""
+@_tail_options
+def alerts_tail(seconds: float, follow: bool, from_beginning: bool, output: str) -> None:
+    """Print alerts for --seconds (or, with --follow, until Ctrl-C); table columns: at,
+    status, severity, rule_id, key, message."""
     from streams.topics import Topics
 
-    _tail(Topics(get_settings().topic_prefix).alerts, seconds, from_beginning)
+    topic = Topics(get_settings().topic_prefix).alerts
+    _tail(topic, _seconds(seconds, follow), from_beginning, output, _ALERT_COLUMNS)
 
 
 @click.group()
@@ -288,13 +367,14 @@ def dlq() -> None:
 
 
 @dlq.command("tail")
-@_SECONDS
-@_FROM_BEGINNING
-def dlq_tail(seconds: float, from_beginning: bool) -> None:
-    """Print dead letters (reason, error, source, original bytes) for --seconds."""
+@_tail_options
+def dlq_tail(seconds: float, follow: bool, from_beginning: bool, output: str) -> None:
+    """Print dead letters (reason, error, source, original bytes) for --seconds (or, with
+    --follow, until Ctrl-C); table columns: reason, topic, partition, offset, error."""
     from streams.topics import Topics
 
-    _tail(Topics(get_settings().topic_prefix).dead_letter, seconds, from_beginning)
+    topic = Topics(get_settings().topic_prefix).dead_letter
+    _tail(topic, _seconds(seconds, follow), from_beginning, output, _DEAD_LETTER_COLUMNS)
 
 
 STREAM_COMMANDS: list[click.Command] = [worker, tables, alerts, dlq, produce, topics]

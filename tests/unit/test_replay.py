@@ -192,7 +192,7 @@ def test_a_rule_set_with_errors_is_refused_with_its_diagnostics(tmp_path: Path) 
 def test_replay_command_with_until_and_bad_lines(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from orderhub.cli_rules import replay as replay_command
+    from orderhub.cli_replay import replay as replay_command
 
     events_file = tmp_path / "events.jsonl"
     events_file.write_text("\n".join([*RECEIPTS[:1], "{oops"]) + "\n", encoding="utf-8")
@@ -207,7 +207,7 @@ def test_replay_command_with_until_and_bad_lines(tmp_path: Path) -> None:
 def test_replay_command_exit_codes(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from orderhub.cli_rules import replay as replay_command
+    from orderhub.cli_replay import replay as replay_command
 
     runner = CliRunner()
     missing = runner.invoke(replay_command, ["--rules", str(ROOT / "rules"), "nope.jsonl"])
@@ -230,7 +230,7 @@ DEMO = ROOT / "deploy" / "demo" / "events.jsonl"
 def run_command(*args: str) -> Any:
     from click.testing import CliRunner
 
-    from orderhub.cli_rules import replay as replay_command
+    from orderhub.cli_replay import replay as replay_command
 
     return CliRunner().invoke(replay_command, ["--rules", str(ROOT / "rules"), *args])
 

@@ -241,7 +241,7 @@ def test_replay_command_judges_in_orderhub_timezone(
 ) -> None:
     from click.testing import CliRunner
 
-    from orderhub.cli_rules import replay as replay_command
+    from orderhub.cli_replay import replay as replay_command
     from orderhub.settings import get_settings
 
     events = tmp_path / "events.jsonl"
