@@ -19,7 +19,8 @@ run: venv
 	$(OH) kafka up
 	$(OH) worker start --detach
 	@# exits 1 on purpose: the demo's three malformed lines are reported and dead-lettered
-	-$(OH) produce deploy/demo/events.jsonl
+	# The demo holds 3 malformed lines on purpose: produce rejects them (exit 1) and sends the rest.
+	$(OH) produce deploy/demo/events.jsonl || test $$? -eq 1
 	$(OH) tables show in-transit --wait 60
 	$(OH) alerts tail --from-beginning --seconds 10
 
