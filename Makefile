@@ -18,8 +18,8 @@ $(STAMP): pyproject.toml
 run: venv
 	$(OH) kafka up
 	$(OH) worker start --detach
-	@# exits 1 on purpose: the demo's three malformed lines are reported and dead-lettered
-	# The demo holds 3 malformed lines on purpose: produce rejects them (exit 1) and sends the rest.
+	@# exits 1 on purpose: the demo's three malformed lines are reported and dead-lettered;
+	@# any other failure stops the run
 	$(OH) produce deploy/demo/events.jsonl || test $$? -eq 1
 	$(OH) tables show in-transit --wait 60
 	$(OH) alerts tail --from-beginning --seconds 10
