@@ -124,12 +124,12 @@ class Judging:
         if not changes and not alerts:
             return  # judged again after a crash, it changes nothing again
         await self.send_alerts(alerts)
-        head = Head(self.head.number + 1, seq, 0)
-        parts = journal_parts(head.number, changes)
+        number = self.head.number + 1
+        parts = journal_parts(number, changes)
         for index, part in enumerate(parts):
-            self.journal[part_key(head.number, index)] = part
-        await self.writes.settle()
-        head = Head(head.number, seq, len(parts))
+            self.journal[part_key(number, index)] = part
+        await self.writes.settle()  # the parts first: a head names only complete parts
+        head = Head(number, seq, len(parts))
         self.journal[HEAD] = head.to_json()
         await self.writes.settle()
         self.staging.commit()
