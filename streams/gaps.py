@@ -20,6 +20,12 @@ rebalance the tracker keeps only the partitions held before and after it (``kept
 of those only the ones no other worker moved on meanwhile (``overtaken``: a worker frozen
 through a rebalance, thawed and handed the same partitions, sees them "held throughout").
 
+Known limit: a gap is noticed when a later record of the same partition arrives, so a skip
+of a partition's *last* records (a quiet topic such as plans, right after a restart) waits
+for that partition's next record and is handled only then; until then the worker reports
+lag there (``worker status``) and its group offset stays behind. A periodic check of each
+partition's end against the position would close this; it is not built yet.
+
 ``OffsetTracker`` is pure; ``read_range`` is the I/O.
 """
 
