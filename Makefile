@@ -33,6 +33,8 @@ test: venv lint types unit integration
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	@# the layout is the architecture: no layer imports a higher one
+	$(BIN)/pytest -q tests/test_layers.py -p no:cacheprovider
 
 types: venv
 	$(BIN)/mypy

@@ -28,11 +28,11 @@ from zoneinfo import ZoneInfo
 import rule_engine
 import zen
 
+from contract.events import OrderEntered, RegionLimits, WeeklyForecast, parse_event
 from dsl.calendar import load_calendars
 from dsl.compiled import CompiledRule
-from streams.engine import Engine, RuleEnv, order_of, rule_env
-from streams.models import OrderEntered, RegionLimits, WeeklyForecast, parse_event
-from streams.state import StateView, Tables, apply_event, empty_tables
+from streams.core.engine import Engine, RuleEnv, order_of, rule_env
+from streams.core.state import StateView, Tables, apply_event, empty_tables
 
 RULES_DIR = Path(__file__).resolve().parents[1] / "rules"
 RULES_FILE = RULES_DIR / "caps.rule"

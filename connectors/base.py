@@ -12,11 +12,11 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from connectors.exceptions import PublishError
-from orderhub.settings import Settings
-from streams.ingest import DeadLetter, dead_letter, encode
-from streams.kafka_io import REFUSED_FOR_GOOD, Routed, client_config
-from streams.models import EVENT_FAMILY, Event
-from streams.topics import Topics, routing_key
+from contract.events import EVENT_FAMILY, Event
+from contract.settings import Settings
+from contract.topics import Topics, routing_key
+from streams.clients.kafka_io import REFUSED_FOR_GOOD, Routed, client_config
+from streams.core.ingest import DeadLetter, dead_letter, encode
 
 __all__ = [
     "KafkaSink",

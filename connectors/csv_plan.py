@@ -35,8 +35,8 @@ from typing import Literal
 from pydantic import ValidationError
 
 from connectors.exceptions import UnreadableFile
-from streams.ingest import validation_text
-from streams.models import MAX_QUANTITY, WeeklyPlan
+from contract.events import MAX_QUANTITY, WeeklyPlan
+from streams.core.ingest import validation_text
 
 RowReason = Literal[
     "missing_value",  # a required cell is empty

@@ -29,7 +29,7 @@ from connectors.base import Routed, Sink, letter_record, route_event
 from connectors.csv_plan import UTF16_BOMS, PlanBatch, Rejection, parse_plan_csv
 from connectors.exceptions import ConnectorError, PublishError, UnreadableFile
 from connectors.xlsx import is_xlsx, parse_plan_xlsx
-from streams.topics import Topics
+from contract.topics import Topics
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def rejection_record(rejection: Rejection, topics: Topics) -> Routed:
 
 def unreadable_record(error: UnreadableFile, data: bytes, topics: Topics) -> Routed:
     """An unreadable file's dead letter with the file's bytes (a large file's first bytes,
-    its size and hash: ``streams.ingest.dead_letter``); the file itself is in failed/."""
+    its size and hash: ``streams.core.ingest.dead_letter``); the file itself is in failed/."""
     message = f"{error.file}: {error.message}"
     return letter_record(topics, error.reason, message, data, origin(error.file), 0)
 

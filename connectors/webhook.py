@@ -2,7 +2,7 @@
 
 The body is one JSON event, a JSON array of events (``application/json``) or one event per
 line (``application/x-ndjson``). Each item is validated exactly as the worker validates a
-Kafka record (``streams.ingest.decode``); a valid one goes to its family's input topic
+Kafka record (``streams.core.ingest.decode``); a valid one goes to its family's input topic
 keyed like ``orderhub produce`` keys it, a rejected one to the dead-letter topic.
 
 The answer names every item: ``{"accepted": n, "published": [indexes], "rejected":
@@ -30,10 +30,10 @@ from aiohttp import web
 
 from connectors.base import Routed, Sink, letter_routed
 from connectors.exceptions import PublishError
-from streams.ingest import DeadLetter, Unreadable, dead_letter, decode, encode, read_json
-from streams.kafka_io import route_line
-from streams.models import Event
-from streams.topics import Topics
+from contract.events import Event
+from contract.topics import Topics
+from streams.clients.kafka_io import route_line
+from streams.core.ingest import DeadLetter, Unreadable, dead_letter, decode, encode, read_json
 
 log = logging.getLogger(__name__)
 

@@ -27,11 +27,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from contract.errors import OrderHubError
 from deploy.process import process_running
-from orderhub.exceptions import OrderHubError
 
 if TYPE_CHECKING:
-    from orderhub.settings import Settings
+    from contract.settings import Settings
 
 HOST = "127.0.0.1"
 POM = Path(__file__).with_name("pom.xml")

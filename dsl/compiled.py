@@ -1,6 +1,6 @@
 """The compiled form of a rule: the contract between the compiler and the engine.
 
-``dsl.compile`` turns a checked AST into ``CompiledRule`` values; ``streams.engine`` runs
+``dsl.compile`` turns a checked AST into ``CompiledRule`` values; ``streams.core.engine`` runs
 them. Expressions become plain Python callables taking an ``Env`` (built once at compile
 time; no user text is ever executed as Python); an event rule is decided by
 ``CompiledRule.decide``. Pure: no Faust, Kafka, clock or env vars.
@@ -20,9 +20,9 @@ Severity = Literal["info", "warning", "critical"]
 class Env(Protocol):
     """What a compiled expression may read. Built by the engine for each evaluation."""
 
-    event: Any  # the triggering (or candidate expected) event: a streams.models.Event
-    order: Mapping[str, Any] | None  # the order record (streams.state.new_order), if any
-    view: Any  # streams.state.StateView over the live tables
+    event: Any  # the triggering (or candidate expected) event: a contract.events.Event
+    order: Mapping[str, Any] | None  # the order record (streams.core.state.new_order), if any
+    view: Any  # streams.core.state.StateView over the live tables
     lets: dict[str, Any]  # values of the rule's `let`s computed so far (in order)
     key: Mapping[str, str]  # business key of the evaluation: order_id, region, model
     start: datetime | None  # deadline/schedule rules: when the watch started

@@ -1,8 +1,8 @@
 """What names mean: event types and fields, the order record, tables, key names, types.
 
-Event fields are read from the pydantic models of ``streams.models`` (pure schema), so a
+Event fields are read from the pydantic models of ``contract.events`` (pure schema), so a
 field added there is known to the rule language at once. Table names map onto the methods
-of ``streams.state.StateView``.
+of ``streams.core.state.StateView``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import AwareDatetime
 
-from streams import models as m
+from contract import events as m
 
 # The types of the language (docs/design/language.md, "Types and units").
 NUMBER = "number"
@@ -100,7 +100,7 @@ def has_order(type_name: str) -> bool:
     return "order_id" in EVENT_TYPES[type_name].model_fields
 
 
-# --- the order record (streams.state.new_order) --------------------------------------------
+# --- the order record (streams.core.state.new_order) --------------------------------------------
 
 STEPS: tuple[str, ...] = tuple(
     sorted(m.step_name(t) for t, cls in m.EVENT_TYPES.items() if issubclass(cls, m.OrderKeyed))
@@ -128,7 +128,7 @@ ORDER_FIELDS: dict[str, Ty] = {
 }
 
 
-# --- tables (streams.state.StateView) --------------------------------------------------------
+# --- tables (streams.core.state.StateView) --------------------------------------------------------
 
 
 @dataclass(frozen=True)

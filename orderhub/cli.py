@@ -1,7 +1,7 @@
 """`orderhub`: the one command-line tool. Each area adds its own click group here.
 
 `main` is the one place the process's exit status is set (commands end with
-``cli_output.finish``); the codes are in README "Exit codes".
+``output.finish``); the codes are in README "Exit codes".
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import sys
 
 import click
 
+from contract.errors import OrderHubError
 from dsl.errors import DslError
-from orderhub.cli_output import EXIT_BAD, EXIT_OK
-from orderhub.exceptions import OrderHubError
+from orderhub.output import EXIT_BAD, EXIT_OK
 
 EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
 
@@ -27,7 +27,7 @@ def cli() -> None:
 @cli.command()
 def schema() -> None:
     """Print the JSON Schema of every event type, for integrators."""
-    from streams.models import event_json_schema
+    from contract.events import event_json_schema
 
     click.echo(json.dumps(event_json_schema(), indent=2, ensure_ascii=False))
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orderhub.exceptions import OrderHubError
+from contract.errors import OrderHubError
 
 
 class StreamsError(OrderHubError):

@@ -20,7 +20,7 @@ delivered. Special orders (特殊订单) are signed off by the sales manager and
 30 % deposit, are released, put into stock (入库) and picked up by their region.
 
 Most orders are clean. The stories, one per rule the demo shows (a replay of the file
-fires each at least once; ``tests/unit/test_demo.py`` keeps it so):
+fires each at least once; ``tests/deploy/test_demo.py`` keeps it so):
 
 * CAP-1  SO-2611-025: a south dealer at the trade fair enters 420 X100, over the region's
          cap; sales calls back and the corrected entry (90) resolves the alert.
@@ -72,7 +72,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from streams.models import parse_event
+from contract.events import parse_event
 
 TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
 MONDAY = date(2026, 11, 2)

@@ -18,8 +18,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from streams.models import Alert
-from streams.replay import load_engine, read_events, run
+from contract.events import Alert
+from streams.offline.replay import load_engine, read_events, run
 
 REPO = Path(__file__).resolve().parents[2]
 RULES = REPO / "rules"

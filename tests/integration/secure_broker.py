@@ -117,8 +117,8 @@ def listener_security(certs: Certificates) -> ListenerSecurity:
 
 
 def _probe_options(certs: Certificates) -> dict[str, Any]:
-    from orderhub.settings import Settings
-    from streams.kafka_security import kafka_security
+    from contract.settings import Settings
+    from streams.clients.kafka_security import kafka_security
 
     return kafka_security(Settings(**settings_values(certs))).options()
 

@@ -17,13 +17,13 @@ from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 
-from orderhub.settings import Settings
-from streams.client import WorkerClient
-from streams.kafka_io import client_config, produce_lines
-from streams.models import parse_event
-from streams.state import TABLE_NAMES, apply_event, empty_tables, public
-from streams.topics import Topics
-from streams.worker import wait_caught_up, wait_ready
+from contract.events import parse_event
+from contract.settings import Settings
+from contract.topics import Topics
+from streams.clients.kafka_io import client_config, produce_lines
+from streams.clients.worker_api import WorkerClient
+from streams.core.state import TABLE_NAMES, apply_event, empty_tables, public
+from streams.worker.control import wait_caught_up, wait_ready
 
 READY_TIMEOUT = 120.0
 CATCH_UP_TIMEOUT = 60.0
@@ -37,7 +37,7 @@ def free_port() -> int:
 
 @dataclass
 class Worker:
-    """``python -m streams.worker`` configured through ORDERHUB_* variables."""
+    """``python -m streams.worker.control`` configured through ORDERHUB_* variables."""
 
     bootstrap: str
     home: Path
@@ -89,7 +89,7 @@ class Worker:
         self.home.mkdir(parents=True, exist_ok=True)
         log = (self.home / "worker.log").open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "streams.worker"],
+            [sys.executable, "-m", "streams.worker.control"],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -18,8 +18,8 @@ import pytest
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 
+from streams.core.ingest import PREFIX_BYTES
 from streams.exceptions import StreamsError
-from streams.ingest import PREFIX_BYTES
 from tests.integration.stream_harness import Worker
 
 pytestmark = pytest.mark.integration

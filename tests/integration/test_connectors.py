@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
-from streams.topics import Topics
+from contract.topics import Topics
 
 pytestmark = pytest.mark.integration
 

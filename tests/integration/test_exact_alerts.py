@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
+from contract.events import Alert
 from deploy.kafka import LocalKafka
-from streams.kafka_io import client_config
-from streams.models import Alert
+from streams.clients.kafka_io import client_config
 from tests.integration.busy_week import RULES, busy_week, compare, replayed, trimmed
 from tests.integration.stream_harness import Worker, lines
 from tests.integration.test_recovery import assert_tables_equal_the_pure_model, wait_for_events
@@ -44,7 +44,7 @@ def seed_rules(monkeypatch: pytest.MonkeyPatch) -> None:
     # makes Kafka deliver again hundreds of events the worker had judged already. (Not
     # longer: a restart whose whole input is uncommitted meets Faust's skip of a quiet
     # partition's last records, which the worker notices only at that partition's next
-    # record — see streams/gaps.py.)
+    # record — see streams/worker/gaps.py.)
     monkeypatch.setenv("ORDERHUB_COMMIT_INTERVAL", "10")
 
 

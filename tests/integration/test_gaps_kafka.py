@@ -1,4 +1,4 @@
-"""Where an agent starts a partition (streams.gaps.start_offsets), against a real broker."""
+"""Where an agent starts a partition (streams.worker.gaps.start_offsets), against a real broker."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.structs import OffsetAndMetadata
 
-from streams.gaps import read_range, start_offsets
+from streams.worker.gaps import read_range, start_offsets
 
 pytestmark = pytest.mark.integration
 

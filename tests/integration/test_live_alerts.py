@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from streams.models import Alert
-from streams.replay import load_engine, read_events, run
+from contract.events import Alert
+from streams.offline.replay import load_engine, read_events, run
 from tests.integration.stream_harness import Worker, lines
 
 pytestmark = pytest.mark.integration
@@ -91,7 +91,7 @@ def test_the_demo_week_raises_live_exactly_the_alerts_replay_does(
     kafka_bootstrap: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The demo week sent in one burst across four topics: ingest merges the topics into
-    event-time order (streams.merge), so the worker judges every rule on the same state as
+    event-time order (streams.worker.merge), so the worker judges every rule on the same state as
     `orderhub replay` and raises the same alerts, at the same times. Before the merge it
     raised 40–42 of replay's 43 (DEL-1-ETA and DEP-2 read another topic's state)."""
     rules = REPO / "rules"

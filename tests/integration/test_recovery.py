@@ -1,6 +1,6 @@
 """SIGKILL the worker mid-stream, restart it, feed the rest: no event lost or counted twice.
 
-The oracle is the pure core: ``streams.state.apply_event`` over every event once, in order,
+The oracle is the pure core: ``streams.core.state.apply_event`` over every event once, in order,
 on empty dicts. The worker's tables, recovered from their changelogs after the kill and
 fed the redelivered records, must hold exactly the same entries.
 """
@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
-from streams.kafka_io import client_config
-from streams.state import TABLE_NAMES
+from streams.clients.kafka_io import client_config
+from streams.core.state import TABLE_NAMES
 from tests.integration.stream_harness import Worker, lines, oracle
 
 pytestmark = pytest.mark.integration
@@ -102,7 +102,7 @@ def test_no_table_write_is_lost_when_the_broker_is_slow_to_take_it(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
     """A changelog write stalls (tests/integration/faults/stall) and the worker is killed right
-    after a commit of events handled since. Before streams.durable, Faust's own pre-commit
+    after a commit of events handled since. Before streams.worker.durable, Faust's own pre-commit
     flush gave up on the stalled writes, the commit passed them and the kill lost them
     (CI saw a weekly forecast recovered one update behind)."""
     records = stream(seed=7, orders=300)

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from kafka import KafkaProducer
 
-from orderhub.settings import Settings
-from streams.kafka_io import client_config, create_topics
-from streams.ruleset import version
-from streams.rulestore import KafkaRuleStore
+from contract.settings import Settings
+from streams.clients.kafka_io import client_config, create_topics
+from streams.core.ruleset import version
+from streams.worker.rulestore import KafkaRuleStore
 from tests.integration.stream_harness import Worker, lines
 
 pytestmark = pytest.mark.integration

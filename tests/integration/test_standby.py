@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
-from streams.kafka_io import client_config
+from streams.clients.kafka_io import client_config
 from tests.integration.busy_week import RULES, busy_week, trimmed
 from tests.integration.stream_harness import Worker, free_port, lines
 from tests.integration.test_exact_alerts import WINDOW, assert_alerts_equal_replay

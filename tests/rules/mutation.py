@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from streams.ruletest import load_test_file, run_test_file
+from streams.offline.ruletest import load_test_file, run_test_file
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "rules"

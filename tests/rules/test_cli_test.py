@@ -6,7 +6,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from orderhub.cli_rules import rules
+from orderhub.commands.rules import rules
 
 CAPS = Path(__file__).resolve().parents[2] / "rules" / "caps.rule"
 

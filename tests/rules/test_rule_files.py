@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from streams.hooks import RuleJudge
-from streams.ruletest import (
+from streams.core.hooks import RuleJudge
+from streams.offline.ruletest import (
     RuleTestCase,
     RuleTestFile,
     engine_factory,

@@ -12,8 +12,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from streams.models import Alert, Event, Penalty
-from streams.ruletest import (
+from contract.events import Alert, Event, Penalty
+from streams.core.state import StateView, Tables
+from streams.offline.ruletest import (
     CaseResult,
     RuleTestCase,
     RuleTestError,
@@ -23,7 +24,6 @@ from streams.ruletest import (
     same_value,
     summary,
 )
-from streams.state import StateView, Tables
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 HEAD = "rules: [x.rule]\ndefaults: {order_id: O1, region: east, model: M1}\ntests:\n"

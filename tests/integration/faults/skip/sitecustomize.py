@@ -1,7 +1,7 @@
 """Fault injection for a worker subprocess: put this folder on its PYTHONPATH.
 
 Faust's consumer drops a few records without handing them to any agent, as it does after
-a restart (streams.gaps): events-topic offsets 0..1 and 40..42, orders-topic offsets 0
+a restart (streams.worker.gaps): events-topic offsets 0..1 and 40..42, orders-topic offsets 0
 and 3..4 of partition 0, the first time each is fetched. The first ones test a skip
 before the worker has seen any record of the partition. The worker must notice the gaps and read
 those records from Kafka itself. Test-only; nothing in the product imports it.

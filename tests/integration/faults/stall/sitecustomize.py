@@ -5,7 +5,7 @@ write) stalls for 20 s, as a slow or briefly unreachable broker would. Faust's f
 before an offset commit gives up after 0.1 s per message, so its commits then pass
 events whose table writes are still in the buffer: a SIGKILL in that moment loses those
 writes for good, unless the worker waits for its table writes itself
-(``streams.durable``). Test-only; nothing in the product imports it.
+(``streams.worker.durable``). Test-only; nothing in the product imports it.
 """
 
 from __future__ import annotations

@@ -1,0 +1,88 @@
+"""Reading a running worker through its web endpoint, and knowing when it has caught up."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from streams.exceptions import StreamsError, WorkerNotReady
+
+T = TypeVar("T")
+
+
+class WorkerUnavailable(StreamsError):
+    """The worker's web endpoint did not answer (not started, starting, or gone)."""
+
+
+@dataclass(frozen=True)
+class WorkerClient:
+    """HTTP client of one worker's web views (``streams.worker.web``)."""
+
+    base_url: str
+    timeout: float = 5.0
+
+    @classmethod
+    def at(cls, host: str, port: int, timeout: float = 5.0) -> WorkerClient:
+        return cls(f"http://{host}:{port}", timeout)
+
+    def _get(self, path: str) -> tuple[int, Any]:
+        url = f"{self.base_url}{path}"
+        try:
+            with urllib.request.urlopen(url, timeout=self.timeout) as response:
+                return int(response.status), json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            body = exc.read()
+            try:
+                return exc.code, json.loads(body)
+            except json.JSONDecodeError:
+                return exc.code, {"error": body.decode("utf-8", "replace")}
+        except (urllib.error.URLError, OSError) as exc:
+            raise WorkerUnavailable(f"no worker answers at {url}: {exc}") from exc
+
+    def health(self) -> dict[str, Any]:
+        """The ``/healthz`` document (``ready`` is False while the worker starts)."""
+        _status, body = self._get("/healthz")
+        return dict(body)
+
+    def table(self, name: str) -> dict[str, Any]:
+        """One table's entries, without bookkeeping fields."""
+        status, body = self._get(f"/tables/{name}/")
+        if status != 200:
+            raise StreamsError(body.get("error", f"HTTP {status} reading table {name}"))
+        return dict(body)
+
+
+def lagging(
+    ends: Mapping[str, int], progress: Mapping[str, Mapping[str, int]], committed: Mapping[str, int]
+) -> list[str]:
+    """The "topic[partition]"s whose records the worker has not all handled yet.
+
+    ``progress`` is the worker's own count of handled records (``/healthz``); for a
+    partition it has not touched since it started, its group's committed offset says how
+    far an earlier run got.
+    """
+    behind = []
+    for tp, end in sorted(ends.items()):
+        topic, _, rest = tp.rpartition("[")
+        done = progress.get(topic, {}).get(rest.rstrip("]"))
+        position = done if done is not None else committed.get(tp, 0)
+        if position < end:
+            behind.append(tp)
+    return behind
+
+
+def retry(call: Callable[[], T], wait: float, what: str, interval: float = 0.5) -> T:
+    """``call()`` until it stops raising ``StreamsError`` or ``wait`` seconds have passed."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return call()
+        except StreamsError as exc:
+            if time.monotonic() >= deadline:
+                raise WorkerNotReady(f"{what}: still failing after {wait:g} s: {exc}") from exc
+        time.sleep(interval)

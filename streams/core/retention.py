@@ -1,0 +1,41 @@
+"""Closed orders leave the live tables once their retention is over.
+
+Pure: no Faust, no Kafka, no clock; the worker's tick calls ``prune_closed`` with its
+event-time watermark (``streams.worker.judging``), so memory and changelogs follow the open orders,
+not the history. An order is closed when it is cancelled, rejected, or delivered and paid in
+full (``streams.core.state.is_closed``); ``retention`` after that its record goes, and with it
+what the rule engine still keeps for it: watches that wait for a step that will never come
+and alerts still firing for it. A Faust table deletes with a tombstone on its changelog.
+
+An event for an order that arrives after its retention starts a new record: set the
+retention well beyond the time any source may be late.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from streams.core.state import Tables, expired_orders
+
+
+def _order_id(key: Mapping[str, Any] | None) -> Any:
+    return (key or {}).get("order_id")
+
+
+def prune_closed(tables: Tables, now: datetime, retention: timedelta) -> list[str]:
+    """Remove the orders closed at least ``retention`` before ``now``, with the engine's
+    watches and alert states keyed by them; returns their ids."""
+    gone = expired_orders(tables["orders"], now - retention)
+    if not gone:
+        return []
+    ids = set(gone)
+    for order_id in gone:
+        del tables["orders"][order_id]
+    timers, alerts = tables["rule_timers"], tables["rule_alerts"]
+    for wkey in [k for k, watch in timers.items() if _order_id(watch.get("key")) in ids]:
+        del timers[wkey]
+    for fp in [k for k, e in alerts.items() if _order_id((e.get("alert") or {}).get("key")) in ids]:
+        del alerts[fp]
+    return gone

@@ -1,0 +1,60 @@
+"""The worker's web views: the live tables as JSON, and a health check.
+
+``orderhub tables show`` and the integration tests read the tables here, so what they see
+is what the worker holds, not a second computation.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from streams.core.state import TABLE_NAMES, public
+from streams.worker.health import HealthMonitor, role, tables_current
+from streams.worker.runtime import Runtime
+
+
+def health(app: Any, rt: Runtime, monitor: HealthMonitor | None = None) -> dict[str, Any]:
+    """Ready once the tables are recovered and the events topic is assigned to us (the
+    active worker, the one whose progress says whether everything was handled); healthy
+    when the broker answers, the worker is in its group, its tables are recovered, nothing
+    is stalled and the rules have no errors (``streams.worker.health``): a standby is healthy."""
+    assigned = sorted(f"{tp.topic}[{tp.partition}]" for tp in app.consumer.assignment())
+    recovered = tables_current(app)
+    has_events = any(name.startswith(f"{rt.topics.events}[") for name in assigned)
+    return {
+        "pid": os.getpid(),  # whose answer this is: `worker start` waits for its own child
+        "ready": recovered and has_events,
+        "role": role(recovered, has_events),
+        "recovered": recovered,
+        "assigned": assigned,
+        "progress": {
+            topic: {str(p): pos for p, pos in parts.items()}
+            for topic, parts in rt.progress.positions.items()
+        },
+        **(monitor.status() if monitor is not None else {}),
+    }
+
+
+def register_views(app: Any, rt: Runtime) -> None:
+    """Define ``/healthz``, ``/tables/`` and ``/tables/{name}/`` on ``app``, and the health
+    monitor's task (it starts with the web views, once the tables are recovered)."""
+    monitor = HealthMonitor(app, rt, rt.health)
+    app.task(monitor.run)
+
+    @app.page("/healthz")  # type: ignore[untyped-decorator]
+    async def healthz(view: Any, request: Any) -> Any:
+        status = health(app, rt, monitor)
+        return view.json(status, status=200 if status["healthy"] else 503)
+
+    @app.page("/tables/")  # type: ignore[untyped-decorator]
+    async def list_tables(view: Any, request: Any) -> Any:
+        return view.json({"tables": {name: len(rt.tables[name]) for name in TABLE_NAMES}})
+
+    @app.page("/tables/{name}/")  # type: ignore[untyped-decorator]
+    async def show_table(view: Any, request: Any, name: str) -> Any:
+        table = rt.tables.get(name)
+        if table is None:
+            known = ", ".join(TABLE_NAMES)
+            return view.json({"error": f"no table {name!r}; known: {known}"}, status=404)
+        return view.json({key: public(entry) for key, entry in table.items()})

@@ -1,0 +1,47 @@
+"""`orderhub connect csv --dry-run`: events on stdout, rejections on stderr, exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from orderhub.commands.connect import connect
+
+NAME = "华北区域周需求计划表_2026-11-02.csv"
+
+
+def test_dry_run_prints_events_as_jsonl_and_rejections_on_stderr(tmp_path: Path) -> None:
+    path = tmp_path / NAME
+    path.write_bytes("型号,周一,需求数量\nX1,2026-11-02,120\nX2,2026-11-02,abc\n".encode("gb18030"))
+    result = CliRunner().invoke(connect, ["csv", "--dry-run", str(path)])
+    assert result.exit_code == 1  # a row was rejected
+    [event] = [json.loads(line) for line in result.stdout.splitlines()]
+    assert (event["type"], event["region"], event["model"], event["quantity"]) == (
+        "plan.weekly",
+        "华北",
+        "X1",
+        120,
+    )
+    assert result.stderr.splitlines() == [
+        f"{NAME}:3: bad_quantity: 需求数量/quantity 'abc' is not a whole number "
+        "from 0 to 1,000,000,000",
+        "    | X2,2026-11-02,abc",
+    ]
+
+
+def test_dry_run_of_a_clean_file_exits_0_and_region_option_applies(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text("model,week_start,quantity\nX1,2026-11-02,5\n", encoding="utf-8-sig")
+    result = CliRunner().invoke(connect, ["csv", "--dry-run", "--region", "华东", str(path)])
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert json.loads(result.stdout)["region"] == "华东"
+
+
+def test_dry_run_of_an_unreadable_file_says_why_and_exits_1(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text("a,b\n1,2\n")
+    result = CliRunner().invoke(connect, ["csv", "--dry-run", str(path)])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("export.csv: no_header: ")
