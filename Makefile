@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 OH      := $(BIN)/orderhub
 
-.PHONY: run stop test lint types unit integration rules-check bench venv clean
+.PHONY: run stop test lint types unit integration rules-check bench venv clean packages
 
 venv: $(STAMP)
 $(STAMP): pyproject.toml
@@ -28,7 +28,11 @@ stop: venv
 	-$(OH) worker stop
 	$(OH) kafka down
 
-test: venv lint types unit integration
+test: venv packages lint types unit integration
+
+# Debian packages the tests need (Prometheus, Alertmanager, kcat, a CJK font), when missing
+packages:
+	sh deploy/packages.sh
 
 lint: venv
 	$(BIN)/ruff check .
