@@ -385,7 +385,42 @@ INVENTORY_EVENTS: tuple[type[Event], ...] = (
     StockShortage,
 )
 SHIPMENT_EVENTS: tuple[type[Event], ...] = (ShipmentDispatched, ShipmentEtaUpdated)
-PLAN_EVENTS: tuple[type[Event], ...] = (MonthlyPlan, WeeklyPlan, WeeklyForecast)
+
+
+class DailyShippingPlan(Event):
+    """One line of a region's weekly demand plan broken down into days (周需求日发货计划, the
+    form ××区域周需求计划表): ship ``quantity`` of ``model`` to ``region`` on ``day``.
+
+    A later line for the same (region, model, day) replaces an earlier one (the latest event
+    time wins). The assessment counts only approved lines (``approved_by`` set)."""
+
+    type: Literal["plan.daily"] = "plan.daily"
+    region: Key
+    model: Key
+    week_start: date = Field(description="Monday of the plan's week")
+    day: date = Field(description="the day the quantity is to ship")
+    quantity: Quantity
+    compiled_by: Key = Field(description="编制: who compiled the plan")
+    reviewed_by: str | None = Field(None, description="审核: who reviewed it")
+    approved_by: str | None = Field(None, description="批准: who approved it")
+
+
+class AssessmentVoid(Event):
+    """An analyst voids an assessment ledger entry (a wrong breach or fine); the ledger keeps
+    the entry and the void, with its reason."""
+
+    type: Literal["assessment.void"] = "assessment.void"
+    entry_id: Key = Field(description="the ledger entry voided (LedgerEntry.entry_id)")
+    reason: Annotated[str, Field(min_length=1)]
+    by: Key = Field(description="who voids it")
+
+
+PLAN_EVENTS: tuple[type[Event], ...] = (
+    MonthlyPlan,
+    WeeklyPlan,
+    WeeklyForecast,
+    DailyShippingPlan,
+)
 
 ALL_EVENTS: tuple[type[Event], ...] = (
     ORDER_EVENTS + INVENTORY_EVENTS + SHIPMENT_EVENTS + PLAN_EVENTS
