@@ -1,0 +1,5 @@
+"""``python -m orderhub``: the same command line as the ``orderhub`` script."""
+
+from orderhub.cli import main
+
+main()
