@@ -5,7 +5,8 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 OH      := $(BIN)/orderhub
 
-.PHONY: run stop test lint types unit integration rules-check bench venv clean packages
+.PHONY: run stop test lint types unit integration rules-check bench venv clean packages \
+	monitoring-check
 
 venv: $(STAMP)
 $(STAMP): pyproject.toml
@@ -28,7 +29,7 @@ stop: venv
 	-$(OH) worker stop
 	$(OH) kafka down
 
-test: venv packages lint types unit integration
+test: venv packages lint types monitoring-check unit integration
 
 # Debian packages the tests need (Prometheus, Alertmanager, kcat, a CJK font), when missing
 packages:
@@ -48,6 +49,10 @@ unit: venv
 
 integration: venv
 	$(BIN)/pytest -q tests/integration -p no:cacheprovider --durations=10
+
+# deploy/monitoring: promtool check config / check rules / test rules, amtool routes
+monitoring-check: packages
+	sh deploy/monitoring/check.sh
 
 rules-check: venv
 	$(OH) rules check rules/

@@ -5,6 +5,9 @@ line (``application/x-ndjson``). Each item is validated exactly as the worker va
 Kafka record (``streams.core.ingest.decode``); a valid one goes to its family's input topic
 keyed like ``orderhub produce`` keys it, a rejected one to the dead-letter topic.
 
+``GET /metrics``: ``orderhub_webhook_requests_total{status}`` (answers by HTTP status) and
+``orderhub_webhook_items_total{outcome}`` (items published or rejected), for Prometheus.
+
 The answer names every item: ``{"accepted": n, "published": [indexes], "rejected":
 [{index, reason, error}]}``. 202 when every item was published; when some were rejected
 (and dead-lettered) 413 if one was too large, else 409 if one reused an event id with other
@@ -27,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, generate_latest
 
 from connectors.base import Routed, Sink, letter_routed
 from connectors.exceptions import PublishError
@@ -179,7 +183,27 @@ def _error(status: int, reason: str, message: str, **headers: str) -> web.Respon
     return web.json_response({"error": message, "reason": reason}, status=status, headers=headers)
 
 
+class WebhookMetrics:
+    """The webhook's counters, in a registry of its own (one per application)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "orderhub_webhook_requests",
+            "Requests to POST /events, by the HTTP status answered.",
+            ["status"],
+            registry=self.registry,
+        )
+        self.items = Counter(
+            "orderhub_webhook_items",
+            "Items of POST /events: published, or rejected (and dead-lettered).",
+            ["outcome"],
+            registry=self.registry,
+        )
+
+
 SINK: web.AppKey[Sink] = web.AppKey("sink")
+METRICS: web.AppKey[WebhookMetrics] = web.AppKey("metrics")
 TOPICS: web.AppKey[Topics] = web.AppKey("topics")
 TOKEN: web.AppKey[str | None] = web.AppKey("token")
 SEEN: web.AppKey[SeenIds] = web.AppKey("seen")
@@ -209,6 +233,18 @@ def _not_published(outcome: Outcome, exc: PublishError) -> web.Response:
 
 
 async def post_events(request: web.Request) -> web.Response:
+    """``answer_events``, counted by status and items."""
+    response = await answer_events(request)
+    metrics = request.app[METRICS]
+    metrics.requests.labels(status=str(response.status)).inc()
+    # Every answer about items names them, a 503 too (the items that did go out).
+    answer = json.loads(bytes(response.body)) if isinstance(response.body, bytes) else {}
+    metrics.items.labels(outcome="published").inc(len(answer.get("published", [])))
+    metrics.items.labels(outcome="rejected").inc(len(answer.get("rejected", [])))
+    return response
+
+
+async def answer_events(request: web.Request) -> web.Response:
     if not authorized(request, request.app[TOKEN]):
         return _error(401, "unauthorized", f"missing or wrong {TOKEN_HEADER}")
     try:
@@ -237,6 +273,15 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
+async def metrics(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[METRICS].registry)
+    return web.Response(body=body, headers={"Content-Type": METRICS_CONTENT_TYPE})
+
+
+# Prometheus' text format; aiohttp refuses a charset in its content_type argument.
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
 def create_app(
     sink: Sink, topics: Topics, token: str | None = None, max_body: int = MAX_BODY_BYTES
 ) -> web.Application:
@@ -247,8 +292,10 @@ def create_app(
     app[TOKEN] = token
     app[SEEN] = SeenIds()
     app[MAX_BODY] = max_body
+    app[METRICS] = WebhookMetrics()
     app.router.add_post("/events", post_events)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
     return app
 
 

@@ -223,6 +223,7 @@ def register_agents(app: Any, rt: Runtime, input_partitions: int) -> None:
                 await _send(events, _key_bytes(key), encode(event), header)
                 merge.pop(source)  # only once sent: a failed send keeps it held
                 done(raw)
+                rt.metrics.event_in(raw.topic, event.type)
 
     async def ingest(stream: Any) -> None:
         # No automatic acks: a record is acked once forwarded, which may be after later ones.
@@ -230,7 +231,14 @@ def register_agents(app: Any, rt: Runtime, input_partitions: int) -> None:
             merge.push(raw.source, event.event_time, (raw, event))
             await forward_ready()
 
-    judging = Judging(rt.tables, rt.journal, rt.writes, send_alerts, retention=rt.retention)
+    judging = Judging(
+        rt.tables,
+        rt.journal,
+        rt.writes,
+        send_alerts,
+        retention=rt.retention,
+        committed=rt.metrics.published,
+    )
 
     async def rule_error(raw: Raw, text: str) -> None:
         letter = dead_letter("rule_error", text, raw.value, raw.topic, 0, raw.offset)

@@ -22,6 +22,7 @@ from streams.worker.agents import register_agents
 from streams.worker.assign import OneActiveAssignor
 from streams.worker.durable import ChangelogWrites, durable_table
 from streams.worker.health import HealthConfig
+from streams.worker.metrics import MeasuredHook, WorkerMetrics
 from streams.worker.runtime import Runtime
 from streams.worker.web import register_views
 
@@ -91,11 +92,14 @@ def create_app(settings: Settings, bootstrap: str, hook: RuleHook | None = None)
     journal = durable_table(
         app, "journal", writes, default=None, partitions=1, use_partitioner=True
     )
+    metrics = WorkerMetrics()
     rt = Runtime(
         topics=Topics(settings.topic_prefix),
         tables=tables,
         journal=journal,
-        hook=hook or NoRules(),
+        # Timed and counted around the engine, not inside it (streams.worker.metrics).
+        hook=MeasuredHook(hook or NoRules(), metrics),
+        metrics=metrics,
         writes=writes,
         kafka_client=client_config(settings, bootstrap),
         reorder_window=settings.reorder_window,

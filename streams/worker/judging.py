@@ -34,6 +34,7 @@ PRUNE_EVERY = timedelta(hours=1)
 
 SendAlerts = Callable[[list[Alert]], Awaitable[None]]
 OnRuleError = Callable[[str], Awaitable[None]]
+Committed = Callable[[list[Alert]], None]
 
 
 class Judging:
@@ -47,15 +48,18 @@ class Judging:
         send_alerts: SendAlerts,
         *,
         retention: timedelta | None = None,
+        committed: Committed | None = None,
     ) -> None:
         """``retention``: how long closed orders stay (``streams.core.retention``); None keeps
-        them for ever."""
+        them for ever. ``committed`` hears the alerts of each commit, once it is made: an
+        event judged again after a failed send or a crash is heard once (the metrics)."""
         self.staging = Staging(tables)
         self.retention = retention
         self.pruned_at: datetime | None = None  # the watermark of the last pruning
         self.journal = journal
         self.writes = writes
         self.send_alerts = send_alerts
+        self.committed = committed
         self.lock = asyncio.Lock()
         self.head: Head | None = None  # the commit the tables are known to hold
         self.skipped = 0  # redelivered events skipped since the last one judged
@@ -143,6 +147,8 @@ class Judging:
         self.staging.commit()
         await self.writes.settle()
         self.head = head
+        if self.committed is not None and alerts:
+            self.committed(alerts)
 
 
 MutableJournal = Any  # a Faust table (or a dict in tests): HEAD and part keys -> JSON

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -31,6 +31,7 @@ from typing import Any
 
 from contract.events import Alert, Event
 from dsl.calendar import DEFAULT_CALENDAR
+from dsl.compiled import CompiledRule
 from streams.core.engine import Engine, EngineError, fingerprint
 from streams.core.ruleload import (
     FileProblem,
@@ -98,6 +99,8 @@ class LiveRules:
         self._monotonic = monotonic
         self._last_check = monotonic()
         self._signature = self._files_signature()
+        # The engine running and, per event type, the ids of the rules it concerns.
+        self._concerned: tuple[Engine | None, dict[str, tuple[str, ...]]] = (None, {})
         loaded = self._load()
         try:
             self.engine = self._engine(loaded)
@@ -195,7 +198,15 @@ class LiveRules:
         )
 
     def _engine(self, rule_set: RuleSet) -> Engine:
-        return rule_set.engine(timers_follow_events=False)
+        engine = rule_set.engine(timers_follow_events=False)
+        self._concerned = (engine, concerned_by_type(rule_set.rules))
+        return engine
+
+    def rules_for(self, event_type: str) -> tuple[str, ...]:
+        """The ids of the rules an event of ``event_type`` is judged by (it triggers, is
+        expected or cancels a watch), in the rule set running: the metrics count them."""
+        engine, index = self._concerned
+        return index.get(event_type, ()) if engine is self.engine else ()
 
     def _rule_set_problem(self, exc: EngineError) -> FileProblem:
         where = str(self.rules_dir)
@@ -264,6 +275,15 @@ class LiveRules:
             return
         for name, text in list(changed(self._fresh, self._stored)):  # a store that failed
             self._save(name, text)
+
+
+def concerned_by_type(rules: Iterable[CompiledRule]) -> dict[str, tuple[str, ...]]:
+    """Event type -> the ids of the rules it triggers, is expected by or cancels."""
+    index: dict[str, list[str]] = {}
+    for rule in rules:
+        for type_name in sorted(rule.triggers | rule.expect | rule.cancel_on):
+            index.setdefault(type_name, []).append(rule.id)
+    return {name: tuple(ids) for name, ids in index.items()}
 
 
 def load_alert(problem: FileProblem, at: datetime, rule_set: str | None) -> Alert:

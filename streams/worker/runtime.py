@@ -13,6 +13,7 @@ from streams.worker.clock import WatermarkClock
 from streams.worker.durable import ChangelogWrites
 from streams.worker.health import HealthConfig
 from streams.worker.merge import WINDOW_SECONDS
+from streams.worker.metrics import WorkerMetrics
 
 
 @dataclass
@@ -53,3 +54,5 @@ class Runtime:
     retention: timedelta = timedelta(days=7)
     # How the worker judges its own health (streams.worker.health).
     health: HealthConfig = field(default_factory=HealthConfig)
+    # What /metrics serves (streams.worker.metrics).
+    metrics: WorkerMetrics = field(default_factory=WorkerMetrics)

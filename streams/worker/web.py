@@ -11,6 +11,7 @@ from typing import Any
 
 from streams.core.state import TABLE_NAMES, public
 from streams.worker.health import HealthMonitor, role, tables_current
+from streams.worker.metrics import CONTENT_TYPE, DeadLetterReader, WorkerCollector
 from streams.worker.runtime import Runtime
 
 
@@ -37,10 +38,17 @@ def health(app: Any, rt: Runtime, monitor: HealthMonitor | None = None) -> dict[
 
 
 def register_views(app: Any, rt: Runtime) -> None:
-    """Define ``/healthz``, ``/tables/`` and ``/tables/{name}/`` on ``app``, and the health
-    monitor's task (it starts with the web views, once the tables are recovered)."""
+    """Define ``/healthz``, ``/metrics``, ``/tables/`` and ``/tables/{name}/`` on ``app``,
+    and the tasks of the health monitor and of the dead-letter count."""
     monitor = HealthMonitor(app, rt, rt.health)
     app.task(monitor.run)
+    rt.metrics.registry.register(WorkerCollector(app, rt, monitor))
+    letters = DeadLetterReader(rt.kafka_client, rt.topics.dead_letter, rt.metrics)
+    app.task(letters.run)
+
+    @app.page("/metrics")  # type: ignore[untyped-decorator]
+    async def metrics(view: Any, request: Any) -> Any:
+        return view.bytes(rt.metrics.exposition(), headers={"Content-Type": CONTENT_TYPE})
 
     @app.page("/healthz")  # type: ignore[untyped-decorator]
     async def healthz(view: Any, request: Any) -> Any:

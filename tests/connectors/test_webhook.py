@@ -187,3 +187,41 @@ def test_healthz() -> None:
         assert (resp.status, await resp.json()) == (200, {"status": "ok"})
 
     run(call)
+
+
+def scraped(text: str) -> dict[str, float]:
+    """``name{labels} value`` lines of a /metrics answer (comments left out)."""
+    pairs = (line.rsplit(" ", 1) for line in text.splitlines() if not line.startswith("#"))
+    return {name: float(value) for name, value in pairs}
+
+
+def test_metrics_count_requests_by_status_and_items_by_outcome() -> None:
+    items = [confirmed("A"), confirmed("B", -1), PLAN]
+
+    async def call(client: TestClient[Any, Any]) -> None:
+        assert (await client.post("/events", json=items)).status == 422
+        assert (await client.post("/events", json=confirmed("C"))).status == 202
+        assert (
+            await client.post("/events", data=b"x", headers={"Content-Type": "a/b"})
+        ).status == 415
+        resp = await client.get("/metrics")
+        assert resp.status == 200
+        assert resp.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        found = scraped(await resp.text())
+        assert found['orderhub_webhook_requests_total{status="422"}'] == 1
+        assert found['orderhub_webhook_requests_total{status="202"}'] == 1
+        assert found['orderhub_webhook_requests_total{status="415"}'] == 1
+        assert found['orderhub_webhook_items_total{outcome="published"}'] == 3
+        assert found['orderhub_webhook_items_total{outcome="rejected"}'] == 1
+
+    run(call)
+
+
+def test_metrics_count_items_a_broker_outage_kept_out_as_not_published() -> None:
+    async def call(client: TestClient[Any, Any]) -> None:
+        assert (await client.post("/events", json=confirmed("A"))).status == 503
+        found = scraped(await (await client.get("/metrics")).text())
+        assert found['orderhub_webhook_requests_total{status="503"}'] == 1
+        assert found['orderhub_webhook_items_total{outcome="published"}'] == 0
+
+    run(call, BrokenSink())
