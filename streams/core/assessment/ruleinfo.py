@@ -23,9 +23,9 @@ SLA_STEP = re.compile(r"SLA-\d+")
 def _calendar(rules: tuple[CompiledRule, ...], rule_set: RuleSet) -> Calendar:
     """The working calendar of the SLA and planning rules (the first that names one)."""
     for rule in rules:
-        if rule.calendar and rule.calendar in rule_set.calendars:
-            if rule.id.startswith("SLA-") or rule.id == PLAN_RULE:
-                return rule_set.calendars[rule.calendar]
+        named = rule.calendar in rule_set.calendars if rule.calendar else False
+        if named and (rule.id.startswith("SLA-") or rule.id == PLAN_RULE):
+            return rule_set.calendars[str(rule.calendar)]
     return rule_set.default_calendar
 
 
