@@ -23,8 +23,9 @@ from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from contract.events import parse_event
-from dsl.calendar import load_calendar
 
 TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
 REGIONS = ("north", "east", "south", "west")
@@ -151,10 +152,22 @@ def late_pickup(m: Month) -> None:
     m.add("inventory.stocked", at(date(2026, 10, 9), "09:00"), **key, quantity=20)
 
 
+def working_days(days: list[date]) -> list[date]:
+    """The calendar file's working days (deploy sits beside dsl, so it reads the file
+    itself): Mon–Fri but the holidays, and the 调休 weekend days."""
+    data = yaml.safe_load(CALENDAR.read_text(encoding="utf-8"))
+    off = {
+        span["from"] + timedelta(days=n)
+        for span in data["holidays"]
+        for n in range((span["to"] - span["from"]).days + 1)
+    }
+    extra = set(data["workdays"])
+    return [d for d in days if d in extra or (d.weekday() < 5 and d not in off)]
+
+
 def build(seed: int) -> list[dict[str, Any]]:
-    calendar = load_calendar(CALENDAR)
     days = [date(2026, 10, 1) + timedelta(days=n) for n in range(31)]
-    working = [d for d in days if calendar.is_working_day(d)]
+    working = working_days(days)
     m = Month(seed)
     master_data(m)
     plans_and_shipments(m, working)
