@@ -24,6 +24,10 @@ run: venv
 	$(OH) produce deploy/demo/events.jsonl || test $$? -eq 1
 	$(OH) tables show in-transit --wait 60
 	$(OH) alerts tail --from-beginning --seconds 10
+	@# the demo month (October 2026) and its assessment (docs/assessment.md)
+	$(OH) produce deploy/demo/month.jsonl
+	sleep 20
+	$(OH) report assessment --month 2026-10
 
 stop: venv
 	-$(OH) worker stop

@@ -422,8 +422,12 @@ PLAN_EVENTS: tuple[type[Event], ...] = (
     DailyShippingPlan,
 )
 
+# Corrections an analyst makes to what the hub recorded; their own input topic family
+# ("corrections"), so that they are never mistaken for, nor held up behind, ERP traffic.
+CORRECTION_EVENTS: tuple[type[Event], ...] = (AssessmentVoid,)
+
 ALL_EVENTS: tuple[type[Event], ...] = (
-    ORDER_EVENTS + INVENTORY_EVENTS + SHIPMENT_EVENTS + PLAN_EVENTS
+    ORDER_EVENTS + INVENTORY_EVENTS + SHIPMENT_EVENTS + PLAN_EVENTS + CORRECTION_EVENTS
 )
 
 # Events about one order: each updates the order's record (its steps, its de-duplication by
@@ -438,12 +442,14 @@ def step_name(type_name: str) -> str:
 
 EVENT_TYPES: dict[str, type[Event]] = {cls.model_fields["type"].default: cls for cls in ALL_EVENTS}
 
-# Which topic family each event type belongs to: "orders", "inventory", "shipments", "plans".
+# Which topic family each event type belongs to: "orders", "inventory", "shipments", "plans",
+# "corrections".
 EVENT_FAMILY: dict[str, str] = {
     **{c.model_fields["type"].default: "orders" for c in ORDER_EVENTS},
     **{c.model_fields["type"].default: "inventory" for c in INVENTORY_EVENTS},
     **{c.model_fields["type"].default: "shipments" for c in SHIPMENT_EVENTS},
     **{c.model_fields["type"].default: "plans" for c in PLAN_EVENTS},
+    **{c.model_fields["type"].default: "corrections" for c in CORRECTION_EVENTS},
 }
 
 

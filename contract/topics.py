@@ -22,11 +22,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-FAMILIES: tuple[str, ...] = ("orders", "inventory", "shipments", "plans")
+FAMILIES: tuple[str, ...] = ("orders", "inventory", "shipments", "plans", "corrections")
 EVENTS = "events"
 ALERTS = "alerts"
 DEAD_LETTER = "dead-letter"
 RULESETS = "rulesets"
+ASSESSMENT = "assessment"
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,11 @@ class Topics:
         """The last good text of each rule and calendar file, keyed by file name."""
         return f"{self.prefix}.{RULESETS}"
 
+    @property
+    def assessment(self) -> str:
+        """The assessment ledger: each entry (and its void) keyed by entry id, compacted."""
+        return f"{self.prefix}.{ASSESSMENT}"
+
     def specs(self, input_partitions: int) -> list[TopicSpec]:
         """Every topic the worker needs, with its partition count."""
         inputs = [TopicSpec(name, input_partitions) for name in self.inputs.values()]
@@ -77,8 +83,11 @@ class Topics:
         # low-volume and read by people and monitoring: one partition keeps them in order.
         single = [TopicSpec(n, 1) for n in (self.events, self.alerts, self.dead_letter)]
         # rulesets: only the latest text per file matters, so compaction keeps it forever.
-        rulesets = TopicSpec(self.rulesets, 1, (("cleanup.policy", "compact"),))
-        return [*inputs, *single, rulesets]
+        compact = (("cleanup.policy", "compact"),)
+        rulesets = TopicSpec(self.rulesets, 1, compact)
+        # assessment: an entry's latest version (voided or not) is what the ledger says.
+        assessment = TopicSpec(self.assessment, 1, compact)
+        return [*inputs, *single, rulesets, assessment]
 
 
 def topic_family(topic: str) -> str | None:
@@ -90,9 +99,11 @@ def topic_family(topic: str) -> str | None:
     return suffix if suffix in FAMILIES else None
 
 
-# Plans are a region's (the regional demand plan form); stock and limits belong to a model.
+# Plans are a region's (the regional demand plan form); stock and limits belong to a model;
+# a correction is keyed by the ledger entry it corrects.
 _KEY_FIELDS: dict[str, tuple[str, ...]] = {
     "plans": ("region", "model"),
+    "corrections": ("entry_id",),
 }
 _DEFAULT_KEY_FIELDS = ("order_id", "model", "region")
 

@@ -9,6 +9,7 @@ from orderhub.commands.kafka import kafka
 from orderhub.commands.live import STREAM_COMMANDS
 from orderhub.commands.monitoring import monitoring
 from orderhub.commands.replay import REPLAY_COMMANDS
+from orderhub.commands.report import REPORT_COMMANDS
 from orderhub.commands.rules import RULE_COMMANDS
 
 GROUPS: list[click.Command] = [
@@ -16,6 +17,7 @@ GROUPS: list[click.Command] = [
     *STREAM_COMMANDS,
     *RULE_COMMANDS,
     *REPLAY_COMMANDS,
+    *REPORT_COMMANDS,
     connect,
     monitoring,
 ]

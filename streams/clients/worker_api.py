@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -54,6 +55,14 @@ class WorkerClient:
         status, body = self._get(f"/tables/{name}/")
         if status != 200:
             raise StreamsError(body.get("error", f"HTTP {status} reading table {name}"))
+        return dict(body)
+
+    def assessment(self, month: str, region: str | None = None) -> dict[str, Any]:
+        """The month's assessment (``/assessment/kpis``), as ``assessment_json`` wrote it."""
+        query = urllib.parse.urlencode({"month": month, **({"region": region} if region else {})})
+        status, body = self._get(f"/assessment/kpis?{query}")
+        if status != 200:
+            raise StreamsError(body.get("error", f"HTTP {status} reading the assessment"))
         return dict(body)
 
 

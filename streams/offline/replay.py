@@ -34,7 +34,7 @@ from pydantic import ValidationError
 from contract.events import Alert, Event, UnknownEventType, parse_event
 from dsl.calendar import DEFAULT_CALENDAR
 from streams.core.engine import Engine, EngineError
-from streams.core.ruleload import load_rule_set, shown_errors
+from streams.core.ruleload import RuleSet, load_rule_set, shown_errors
 from streams.core.state import apply_event, empty_tables
 from streams.exceptions import StreamsError
 
@@ -164,8 +164,8 @@ def events_in_order(stream: BinaryIO, index: EventIndex) -> Iterator[tuple[int, 
 # --- the rule set --------------------------------------------------------------------------
 
 
-def load_engine(rules_dir: Path, timezone: str = DEFAULT_CALENDAR.zone.key) -> Engine:
-    """An engine for ``rules_dir/*.rule`` and ``rules_dir/calendars``, built as the live
+def load_rules(rules_dir: Path, timezone: str = DEFAULT_CALENDAR.zone.key) -> RuleSet:
+    """The rule set of ``rules_dir/*.rule`` and ``rules_dir/calendars``, built as the live
     worker builds its own (``streams.core.ruleload.load_rule_set``) with the deployment's
     business ``timezone``; refuses a rule set with errors (``ReplayError`` lists them)."""
     if not rules_dir.is_dir():
@@ -173,9 +173,18 @@ def load_engine(rules_dir: Path, timezone: str = DEFAULT_CALENDAR.zone.key) -> E
     try:
         paths, calendars = sorted(rules_dir.glob("*.rule")), rules_dir / "calendars"
         rule_set = load_rule_set(paths, calendars, timezone)
-        if rule_set.errors:
-            shown = shown_errors(rule_set, paths, calendars)
-            raise ReplayError(f"{rules_dir}: the rules have errors\n{shown}", exit_code=1)
+    except EngineError as exc:
+        raise ReplayError(str(exc), exit_code=1) from exc
+    if rule_set.errors:
+        shown = shown_errors(rule_set, paths, calendars)
+        raise ReplayError(f"{rules_dir}: the rules have errors\n{shown}", exit_code=1)
+    return rule_set
+
+
+def load_engine(rules_dir: Path, timezone: str = DEFAULT_CALENDAR.zone.key) -> Engine:
+    """An engine judging ``load_rules(rules_dir, timezone)``."""
+    rule_set = load_rules(rules_dir, timezone)
+    try:
         return rule_set.engine()
     except EngineError as exc:
         raise ReplayError(str(exc), exit_code=1) from exc

@@ -19,6 +19,7 @@ from streams.clients.kafka_security import kafka_security
 from streams.core.hooks import NoRules, RuleHook
 from streams.core.state import TABLE_NAMES
 from streams.worker.agents import register_agents
+from streams.worker.assessment import register_assessment
 from streams.worker.assign import OneActiveAssignor
 from streams.worker.durable import ChangelogWrites, durable_table
 from streams.worker.health import HealthConfig
@@ -108,4 +109,5 @@ def create_app(settings: Settings, bootstrap: str, hook: RuleHook | None = None)
     )
     register_agents(app, rt, settings.topic_partitions)
     register_views(app, rt)
+    register_assessment(app, rt, settings)
     return app

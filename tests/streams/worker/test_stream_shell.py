@@ -27,10 +27,12 @@ def test_the_events_topic_has_one_partition_and_inputs_have_the_configured_count
         "acme.inventory": 6,
         "acme.shipments": 6,
         "acme.plans": 6,
+        "acme.corrections": 6,
         "acme.events": 1,
         "acme.alerts": 1,
         "acme.dead-letter": 1,
         "acme.rulesets": 1,
+        "acme.assessment": 1,
     }
 
 

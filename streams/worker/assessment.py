@@ -1,0 +1,126 @@
+"""The live assessment: a facts table fed from the events topic, and ``/assessment/kpis``.
+
+The facts (``streams.core.assessment.facts``) are idempotent and commutative, so this agent
+needs no commit journal: an event fed twice after a crash changes nothing. Each row's
+changelog write is acknowledged (``ChangelogWrites.settle``) before the event counts as
+handled, so a crash repeats work, never loses it. Rows of months older than
+``KEEP_MONTHS`` go (tombstones on the changelog).
+
+The KPIs are computed on request from the rows and the live ledger's entries by the same
+``assess`` that the offline report runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from contract.assessment import LedgerEntry
+from contract.settings import Settings
+from streams.core.assessment import ledger
+from streams.core.assessment.facts import (
+    FactRules,
+    Facts,
+    expired,
+    feed,
+    key_of,
+    month_of,
+    row_from_json,
+    row_json,
+    row_key,
+)
+from streams.core.assessment.kpis import AssessmentRules, assess, assessment_json
+from streams.core.assessment.ruleinfo import assessment_rules
+from streams.core.ingest import DeadLetter, decode
+from streams.core.ruleload import load_rule_set
+from streams.worker.durable import durable_table
+from streams.worker.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+FACTS_TABLE = "assessment-facts"
+# The live ledger's table (streams.worker of the ledger): its entries, encoded by
+# streams.core.assessment.ledger.encode. Absent, the KPIs show no breaches.
+LEDGER_TABLE = "assessment-ledger"
+# Months of facts kept: this month and the twelve before, for a year-on-year look.
+KEEP_MONTHS = 13
+
+
+def _rules(settings: Settings) -> tuple[FactRules, AssessmentRules]:
+    """The assessment's view of the rule set on disk at start (a rule file edited later
+    changes the alerts at once, the SLA steps counted here at the next start)."""
+    paths = sorted(Path(settings.rules_dir).glob("*.rule"))
+    calendars = Path(settings.rules_dir) / "calendars"
+    return assessment_rules(load_rule_set(paths, calendars, settings.timezone))
+
+
+def register_assessment(app: Any, rt: Runtime, settings: Settings) -> None:
+    """The facts table, the agent that feeds it and the ``/assessment/kpis`` view."""
+    table = durable_table(
+        app, FACTS_TABLE, rt.writes, default=None, partitions=1, use_partitioner=True
+    )
+    fact_rules, kpi_rules = _rules(settings)
+    raw = {"key_serializer": "raw", "value_serializer": "raw"}
+    events = app.topic(rt.topics.events, partitions=1, **raw)
+    latest: list[str] = []  # the latest month seen: rows older than its retention go
+
+    async def gather(stream: Any) -> None:
+        async for record in stream.events():
+            msg = record.message
+            value = record.value if isinstance(record.value, bytes) else b""
+            event = decode(value, msg.topic, msg.partition, msg.offset)
+            if isinstance(event, DeadLetter):
+                continue  # the state agent dead-letters it
+            _feed(table, event, fact_rules, latest)
+            await rt.writes.settle()
+
+    app.agent(events, name="orderhub.assessment")(gather)
+
+    @app.page("/assessment/kpis")  # type: ignore[untyped-decorator]
+    async def kpis(view: Any, request: Any) -> Any:
+        month = request.query.get("month", "")
+        region = request.query.get("region") or None
+        if not _is_month(month):
+            return view.json({"error": f"month={month!r}: give a month like 2026-10"}, status=400)
+        facts: Facts = {key_of(k): row_from_json(v) for k, v in table.items() if v}
+        result = assess(facts, ledger_entries(app), month, kpi_rules, region)
+        return view.json(assessment_json(result))
+
+
+def _feed(table: Any, event: Any, rules: FactRules, latest: list[str]) -> None:
+    probe: Facts = {}
+    key = feed(probe, event, rules)
+    if key is None:
+        return
+    stored = table.get(row_key(key))
+    facts: Facts = {key: row_from_json(stored)} if stored else {}
+    feed(facts, event, rules)
+    updated = row_json(facts[key])
+    if updated != stored:
+        table[row_key(key)] = updated
+    month = month_of(key[1])
+    if not latest or month > latest[0]:
+        latest[:] = [month]
+        for old in expired((key_of(k) for k in list(table.keys())), month, KEEP_MONTHS):
+            del table[row_key(old)]
+
+
+def _is_month(text: str) -> bool:
+    parts = text.split("-")
+    return (
+        len(parts) == 2
+        and len(text) == 7
+        and parts[0].isdigit()
+        and parts[1] in {f"{m:02d}" for m in range(1, 13)}
+    )
+
+
+def ledger_entries(app: Any) -> Iterable[LedgerEntry]:
+    """The live ledger's entries (none when this worker keeps no ledger table)."""
+    try:
+        source = app.tables[LEDGER_TABLE]
+    except KeyError:
+        return []
+    return [ledger.decode(value) for value in source.values() if value]
