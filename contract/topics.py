@@ -27,6 +27,7 @@ EVENTS = "events"
 ALERTS = "alerts"
 DEAD_LETTER = "dead-letter"
 RULESETS = "rulesets"
+DEAD_LETTER_REPLAYS = "dead-letter-replays"
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,12 @@ class Topics:
         """The last good text of each rule and calendar file, keyed by file name."""
         return f"{self.prefix}.{RULESETS}"
 
+    @property
+    def dead_letter_replays(self) -> str:
+        """A marker per dead letter ``orderhub dlq replay`` sent back, keyed by its replay
+        id (``streams.clients.dlq_replay``), so none is sent twice."""
+        return f"{self.prefix}.{DEAD_LETTER_REPLAYS}"
+
     def specs(self, input_partitions: int) -> list[TopicSpec]:
         """Every topic the worker needs, with its partition count."""
         inputs = [TopicSpec(name, input_partitions) for name in self.inputs.values()]
@@ -77,8 +84,11 @@ class Topics:
         # low-volume and read by people and monitoring: one partition keeps them in order.
         single = [TopicSpec(n, 1) for n in (self.events, self.alerts, self.dead_letter)]
         # rulesets: only the latest text per file matters, so compaction keeps it forever.
-        rulesets = TopicSpec(self.rulesets, 1, (("cleanup.policy", "compact"),))
-        return [*inputs, *single, rulesets]
+        compact = (("cleanup.policy", "compact"),)
+        rulesets = TopicSpec(self.rulesets, 1, compact)
+        # replay markers: one per id, kept for ever (a replayed letter is never sent again).
+        replays = TopicSpec(self.dead_letter_replays, 1, compact)
+        return [*inputs, *single, rulesets, replays]
 
 
 def topic_family(topic: str) -> str | None:
