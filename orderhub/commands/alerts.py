@@ -312,7 +312,8 @@ def dlq_replay(reasons: tuple[str, ...], since: str | None, dry_run: bool, outpu
         planned = r.send(settings, servers, topics, planned)
     rows = [p.row() for p in planned]
     if output == "table":
-        click.echo(grid(_REPLAY_COLUMNS, [[row[c] for c in _REPLAY_COLUMNS] for row in rows]))
+        cells = [["-" if row[c] is None else row[c] for c in _REPLAY_COLUMNS] for row in rows]
+        click.echo(grid(_REPLAY_COLUMNS, cells))
     elif rows or output == "json":
         click.echo(dumps(rows, output))
     counts = Counter(p.outcome for p in planned)
