@@ -23,7 +23,7 @@ run: venv
 	@# any other failure stops the run
 	$(OH) produce deploy/demo/events.jsonl || test $$? -eq 1
 	$(OH) tables show in-transit --wait 60
-	$(OH) alerts tail --from-beginning --seconds 10
+	$(OH) alerts tail
 	@# the demo month (October 2026) and its assessment (docs/assessment.md)
 	$(OH) produce deploy/demo/month.jsonl
 	sleep 20

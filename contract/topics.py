@@ -28,6 +28,7 @@ ALERTS = "alerts"
 DEAD_LETTER = "dead-letter"
 RULESETS = "rulesets"
 ASSESSMENT = "assessment"
+DEAD_LETTER_REPLAYS = "dead-letter-replays"
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,12 @@ class Topics:
         """The assessment ledger: each entry (and its void) keyed by entry id, compacted."""
         return f"{self.prefix}.{ASSESSMENT}"
 
+    @property
+    def dead_letter_replays(self) -> str:
+        """A marker per dead letter ``orderhub dlq replay`` sent back, keyed by its replay
+        id (``streams.clients.dlq_replay``), so none is sent twice."""
+        return f"{self.prefix}.{DEAD_LETTER_REPLAYS}"
+
     def specs(self, input_partitions: int) -> list[TopicSpec]:
         """Every topic the worker needs, with its partition count."""
         inputs = [TopicSpec(name, input_partitions) for name in self.inputs.values()]
@@ -87,7 +94,9 @@ class Topics:
         rulesets = TopicSpec(self.rulesets, 1, compact)
         # assessment: an entry's latest version (voided or not) is what the ledger says.
         assessment = TopicSpec(self.assessment, 1, compact)
-        return [*inputs, *single, rulesets, assessment]
+        # replay markers: one per id, kept for ever (a replayed letter is never sent again).
+        replays = TopicSpec(self.dead_letter_replays, 1, compact)
+        return [*inputs, *single, rulesets, assessment, replays]
 
 
 def topic_family(topic: str) -> str | None:

@@ -1,13 +1,10 @@
-"""`orderhub worker | produce | tables | alerts | dlq | topics`: the Faust worker and its data.
+"""`orderhub worker | produce | tables | topics`: the Faust worker and its data.
 
 Imports of Kafka and Faust stay inside the commands so `orderhub --help` stays fast.
 """
 
 from __future__ import annotations
 
-import json
-import math
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +14,9 @@ from contract.settings import Settings, get_settings
 from orderhub.output import (
     EXIT_BAD,
     EXIT_OK,
-    JsonArrayWriter,
     dumps,
     finish,
     format_option,
-    row,
 )
 
 
@@ -266,115 +261,4 @@ def _entries(entries: dict[str, Any], output: str) -> str:
     return dumps([{"key": k, **e} for k, e in sorted(entries.items())], output)
 
 
-# --- alerts / dead letters -----------------------------------------------------------------
-
-_ALERT_COLUMNS = ("at", "status", "severity", "rule_id", "key", "message")
-_DEAD_LETTER_COLUMNS = ("reason", "topic", "partition", "offset", "error")
-Tail = tuple[str, ...]
-
-
-def _tail(topic: str, seconds: float, from_beginning: bool, output: str, columns: Tail) -> None:
-    """Print ``topic``'s records for ``seconds`` (``math.inf``: until Ctrl-C, exit 0)."""
-    from streams.clients.kafka_io import read_topic
-
-    out = click.get_text_stream("stdout")
-    array = JsonArrayWriter(out) if output == "json" else None
-    if output == "table":
-        click.echo(row(columns))
-    count = 0
-    try:
-        for record in read_topic(get_settings(), _servers(), topic, seconds, from_beginning):
-            line = _render(record.value, output, columns)
-            if array is not None:
-                array.item(line)
-            else:
-                click.echo(line)
-            count += 1
-    except KeyboardInterrupt:
-        if not math.isinf(seconds):
-            raise
-    if array is not None:
-        array.close()
-    click.echo(f"({count} records from {topic})", err=True)
-
-
-def _render(value: bytes | None, output: str, columns: Tail) -> str:
-    """One record: JSON (a value that is not JSON as a JSON string) or a table row."""
-    data = _decode(value)
-    if output != "table":
-        return json.dumps(data, ensure_ascii=False, sort_keys=True)
-    return row([data.get(c) for c in columns] if isinstance(data, dict) else [data])
-
-
-def _decode(value: bytes | None) -> Any:
-    if value is None:
-        return None
-    try:
-        return json.loads(value)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return value.decode("utf-8", "replace")
-
-
-def _tail_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """--seconds, --follow, --from-beginning and --format (jsonl by default)."""
-    for option in reversed(
-        [
-            click.option("--seconds", default=10.0, show_default=True, help="How long to read."),
-            click.option(
-                "--follow", "-f", is_flag=True, help="Read until Ctrl-C (exit 0), not --seconds."
-            ),
-            click.option(
-                "--from-beginning",
-                is_flag=True,
-                help="Start at the topic's first record, not its end.",
-            ),
-            format_option("jsonl", "json: one array (closed at the end, or at Ctrl-C)."),
-        ]
-    ):
-        func = option(func)
-    return func
-
-
-def _seconds(seconds: float, follow: bool) -> float:
-    """How long to read: --seconds, or for ever with --follow (not both)."""
-    if not follow:
-        return seconds
-    source = click.get_current_context().get_parameter_source("seconds")
-    if source is not click.core.ParameterSource.DEFAULT:
-        raise click.UsageError("--follow reads until Ctrl-C: leave out --seconds")
-    return math.inf
-
-
-@click.group()
-def alerts() -> None:
-    """Read the alerts topic."""
-
-
-@alerts.command("tail")
-@_tail_options
-def alerts_tail(seconds: float, follow: bool, from_beginning: bool, output: str) -> None:
-    """Print alerts for --seconds (or, with --follow, until Ctrl-C); table columns: at,
-    status, severity, rule_id, key, message."""
-    from contract.topics import Topics
-
-    topic = Topics(get_settings().topic_prefix).alerts
-    _tail(topic, _seconds(seconds, follow), from_beginning, output, _ALERT_COLUMNS)
-
-
-@click.group()
-def dlq() -> None:
-    """Read the dead-letter topic (records the worker could not use)."""
-
-
-@dlq.command("tail")
-@_tail_options
-def dlq_tail(seconds: float, follow: bool, from_beginning: bool, output: str) -> None:
-    """Print dead letters (reason, error, source, original bytes) for --seconds (or, with
-    --follow, until Ctrl-C); table columns: reason, topic, partition, offset, error."""
-    from contract.topics import Topics
-
-    topic = Topics(get_settings().topic_prefix).dead_letter
-    _tail(topic, _seconds(seconds, follow), from_beginning, output, _DEAD_LETTER_COLUMNS)
-
-
-STREAM_COMMANDS: list[click.Command] = [worker, tables, alerts, dlq, produce, topics]
+STREAM_COMMANDS: list[click.Command] = [worker, tables, produce, topics]

@@ -279,22 +279,28 @@ def _consumer(settings: Settings, bootstrap: str, action: str, **options: Any) -
             consumer.close()
 
 
-def read_topic(
-    settings: Settings, bootstrap: str, topic: str, seconds: float, from_beginning: bool
-) -> Iterator[Any]:
-    """Records of ``topic`` for ``seconds``: from its start or only the new ones."""
+def read_batches(
+    settings: Settings, bootstrap: str, topic: str, seconds: float
+) -> Iterator[list[Any]]:
+    """Every record on ``topic`` now, as one batch (from its first record to its end when
+    this starts); then the new ones for ``seconds`` (``math.inf``: until Ctrl-C), one batch
+    a poll. A reader that sorts a batch shows the backlog in order, then each new batch."""
     with _consumer(settings, bootstrap, f"cannot read {topic}") as consumer:
         tps = _partitions(consumer, topic)
         consumer.assign(tps)
-        if from_beginning:
-            consumer.seek_to_beginning(*tps)
-        else:
-            consumer.seek_to_end(*tps)
+        consumer.seek_to_beginning(*tps)
+        ends = consumer.end_offsets(tps)
+        backlog: list[Any] = []
+        while any(consumer.position(tp) < ends[tp] for tp in tps):
+            for records in consumer.poll(timeout_ms=1000).values():
+                backlog.extend(records)
+        yield backlog
         deadline = time.monotonic() + seconds
         while (left := deadline - time.monotonic()) > 0:
             batch = consumer.poll(timeout_ms=int(min(left, 1.0) * 1000))
-            for records in batch.values():
-                yield from records
+            news = [record for records in batch.values() for record in records]
+            if news:
+                yield news
 
 
 def end_offsets(settings: Settings, bootstrap: str, topics: Iterable[str]) -> dict[str, int]:

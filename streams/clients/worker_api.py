@@ -65,6 +65,19 @@ class WorkerClient:
             raise StreamsError(body.get("error", f"HTTP {status} reading the assessment"))
         return dict(body)
 
+    def alerts(self) -> list[dict[str, Any]]:
+        """The alerts firing now (``/alerts/``), oldest first."""
+        status, body = self._get("/alerts/")
+        if status != 200 or not isinstance(body, list):
+            raise StreamsError(f"HTTP {status} reading the firing alerts: {body}")
+        return [dict(alert) for alert in body]
+
+    def alert(self, fingerprint: str) -> dict[str, Any]:
+        """One alert's state (``/alerts/{fingerprint}``): ``status`` "firing" with the
+        ``alert``, or "not firing"."""
+        _status, body = self._get(f"/alerts/{fingerprint}")
+        return dict(body)
+
 
 def lagging(
     ends: Mapping[str, int], progress: Mapping[str, Mapping[str, int]], committed: Mapping[str, int]

@@ -1,4 +1,5 @@
-"""The worker's web views: the live tables as JSON, and a health check.
+"""The worker's web views: the live tables and the alerts firing now as JSON, and a
+health check.
 
 ``orderhub tables show`` and the integration tests read the tables here, so what they see
 is what the worker holds, not a second computation.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from streams.core.firing import firing_alert, firing_alerts
 from streams.core.state import TABLE_NAMES, public
 from streams.worker.health import HealthMonitor, role, tables_current
 from streams.worker.metrics import CONTENT_TYPE, DeadLetterReader, WorkerCollector
@@ -38,8 +40,9 @@ def health(app: Any, rt: Runtime, monitor: HealthMonitor | None = None) -> dict[
 
 
 def register_views(app: Any, rt: Runtime) -> None:
-    """Define ``/healthz``, ``/metrics``, ``/tables/`` and ``/tables/{name}/`` on ``app``,
-    and the tasks of the health monitor and of the dead-letter count."""
+    """Define ``/healthz``, ``/metrics``, ``/tables/``, ``/tables/{name}/``, ``/alerts/`` and
+    ``/alerts/{fingerprint}`` on ``app``, and the tasks of the health monitor (it starts with
+    the web views, once the tables are recovered) and of the dead-letter count."""
     monitor = HealthMonitor(app, rt, rt.health)
     app.task(monitor.run)
     rt.metrics.registry.register(WorkerCollector(app, rt, monitor))
@@ -66,3 +69,32 @@ def register_views(app: Any, rt: Runtime) -> None:
             known = ", ".join(TABLE_NAMES)
             return view.json({"error": f"no table {name!r}; known: {known}"}, status=404)
         return view.json({key: public(entry) for key, entry in table.items()})
+
+    register_alert_views(app, rt)
+
+
+def register_alert_views(app: Any, rt: Runtime) -> None:
+    """``/alerts/``: the alerts firing now (a JSON list, oldest first), as published on the
+    alerts topic; ``/alerts/{fingerprint}``: one alert's state, the page an alert's
+    ``generatorURL`` points at (404 once it is resolved: the engine forgets it then)."""
+
+    @app.page("/alerts/")  # type: ignore[untyped-decorator]
+    async def list_alerts(view: Any, request: Any) -> Any:
+        return view.json(firing_alerts(rt.tables["rule_alerts"].items()))
+
+    @app.page("/alerts/{fingerprint}")  # type: ignore[untyped-decorator]
+    async def show_alert(view: Any, request: Any, fingerprint: str) -> Any:
+        doc, status = alert_state(rt.tables["rule_alerts"], fingerprint)
+        return view.json(doc, status=status)
+
+
+def alert_state(rule_alerts: Any, fingerprint: str) -> tuple[dict[str, Any], int]:
+    """The ``/alerts/{fingerprint}`` document and its HTTP status."""
+    alert = firing_alert(rule_alerts, fingerprint)
+    if alert is None:
+        return {
+            "fingerprint": fingerprint,
+            "status": "not firing",
+            "error": f"no alert {fingerprint!r} fires now (resolved, or never raised here)",
+        }, 404
+    return {"fingerprint": fingerprint, "status": "firing", "alert": alert}, 200

@@ -4,20 +4,17 @@ codes" through `orderhub.cli.run`, and `orderhub --version`."""
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from contract.settings import get_settings
 from orderhub.cli import run
-from orderhub.commands import live as cli_streams
 from orderhub.output import JsonArrayWriter, row
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -164,124 +161,6 @@ def test_replay_formats(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0
     assert table.split()[:6] == ["at", "status", "severity", "rule", "key", "message"]
     assert f"{len(alerts)} alerts" in table
-
-
-# --- the tails: --format and --follow, against a fake consumer -------------------------------
-
-ALERT = {
-    "at": "2026-03-09T09:30:00+08:00",
-    "status": "firing",
-    "severity": "warning",
-    "rule_id": "SLA-1",
-    "key": {"order_id": "O1"},
-    "message": "O1 late",
-}
-DEAD = {"reason": "not_json", "topic": "conv.orders", "partition": 0, "offset": 7, "error": "x"}
-
-
-class FakeConsumer:
-    """Polls answer from a script, one batch a poll; past its end an empty batch, or
-    Ctrl-C when ``interrupt``. Each poll moves the fake clock on a second."""
-
-    def __init__(self, polls: list[list[bytes]], clock: list[float], interrupt: bool) -> None:
-        self.polls, self.clock, self.interrupt, self.count = polls, clock, interrupt, 0
-
-    def partitions_for_topic(self, topic: str) -> set[int]:
-        self.topic = topic
-        return {0}
-
-    def assign(self, _tps: object) -> None: ...
-
-    def seek_to_beginning(self, *_tps: object) -> None: ...
-
-    def seek_to_end(self, *_tps: object) -> None: ...
-
-    def poll(self, timeout_ms: int) -> dict[str, list[Any]]:
-        self.clock[0] += 1.0
-        self.count += 1
-        if self.count > len(self.polls):
-            if self.interrupt:
-                raise KeyboardInterrupt
-            return {}
-        return {"tp": [SimpleNamespace(value=v) for v in self.polls[self.count - 1]]}
-
-
-@pytest.fixture
-def consumer(monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Install a fake consumer: ``consumer(polls, interrupt)`` returns it."""
-    from streams.clients import kafka_io
-
-    clock = [0.0]
-    made: list[FakeConsumer] = []
-
-    def install(polls: list[list[bytes]], interrupt: bool = False) -> list[FakeConsumer]:
-        @contextlib.contextmanager
-        def fake(*_args: Any, **_kwargs: Any) -> Iterator[FakeConsumer]:
-            made.append(FakeConsumer(polls, clock, interrupt))
-            yield made[-1]
-
-        monkeypatch.setattr(kafka_io, "_consumer", fake)
-        return made
-
-    monkeypatch.setattr(kafka_io.time, "monotonic", lambda: clock[0])
-    monkeypatch.setattr(cli_streams, "_servers", lambda: "fake:9092")
-    return install
-
-
-def late(polls: int, *values: bytes) -> list[list[bytes]]:
-    """``values`` in the first poll and again after ``polls`` empty ones (past --seconds)."""
-    return [list(values), *([[]] * polls), list(values)]
-
-
-def test_follow_reads_past_seconds_until_ctrl_c(
-    capsys: pytest.CaptureFixture[str], consumer: Any
-) -> None:
-    record = json.dumps(ALERT).encode()
-    made = consumer(late(30, record), interrupt=True)
-    code, out, err = orderhub(capsys, "alerts", "tail", "--follow")
-    assert code == 0  # Ctrl-C is how --follow ends
-    assert [json.loads(line) for line in out.splitlines()] == [ALERT, ALERT]
-    assert made[0].topic == "conv.alerts" and made[0].count == 33
-    assert err == "(2 records from conv.alerts)\n"
-
-
-def test_without_follow_the_tail_stops_after_seconds(
-    capsys: pytest.CaptureFixture[str], consumer: Any
-) -> None:
-    made = consumer(late(30, json.dumps(ALERT).encode()))
-    code, out, _ = orderhub(capsys, "alerts", "tail", "--seconds", "10")
-    assert (code, [json.loads(line) for line in out.splitlines()]) == (0, [ALERT])
-    assert made[0].count == 10  # one fake second a poll
-    code, _, err = orderhub(capsys, "alerts", "tail", "--follow", "--seconds", "5")
-    assert code == 2 and "--follow reads until Ctrl-C" in err
-
-
-def test_alerts_tail_formats(capsys: pytest.CaptureFixture[str], consumer: Any) -> None:
-    records = [json.dumps(ALERT).encode(), b"not json"]
-    consumer([records], interrupt=True)
-    code, doc, _ = orderhub(capsys, "alerts", "tail", "-f", "--format", "json")
-    assert (code, json.loads(doc)) == (0, [ALERT, "not json"])  # closed at Ctrl-C
-    code, table, _ = orderhub(capsys, "alerts", "tail", "-f", "--format", "table")
-    assert table.splitlines() == [
-        "at  status  severity  rule_id  key  message",
-        "2026-03-09T09:30:00+08:00  firing  warning  SLA-1  order_id=O1  O1 late",
-        "not json",
-    ]
-    code, lines, _ = orderhub(capsys, "alerts", "tail", "-f", "--json")  # hidden alias
-    assert json.loads(lines) == [ALERT, "not json"]
-
-
-def test_dlq_tail_formats(capsys: pytest.CaptureFixture[str], consumer: Any) -> None:
-    made = consumer([[json.dumps(DEAD).encode()]])
-    code, lines, _ = orderhub(capsys, "dlq", "tail", "--from-beginning")
-    assert (code, json.loads(lines), made[0].topic) == (0, DEAD, "conv.dead-letter")
-    _, table, _ = orderhub(capsys, "dlq", "tail", "--format", "table")
-    assert table.splitlines() == [
-        "reason  topic  partition  offset  error",
-        "not_json  conv.orders  0  7  x",
-    ]
-    _, doc, err = orderhub(capsys, "dlq", "tail", "--format", "json", "--seconds", "3")
-    assert (json.loads(doc), err) == ([DEAD], "(1 records from conv.dead-letter)\n")
 
 
 # --- the output helpers --------------------------------------------------------------------

@@ -33,12 +33,18 @@ def test_the_events_topic_has_one_partition_and_inputs_have_the_configured_count
         "acme.dead-letter": 1,
         "acme.rulesets": 1,
         "acme.assessment": 1,
+        "acme.dead-letter-replays": 1,
     }
 
 
 def test_the_rulesets_topic_is_compacted_so_each_file_keeps_its_last_good_text() -> None:
     [spec] = [s for s in Topics("acme").specs(input_partitions=3) if s.name == "acme.rulesets"]
     assert dict(spec.config) == {"cleanup.policy": "compact"}
+
+
+def test_the_replay_markers_are_compacted_so_each_replayed_letter_is_remembered() -> None:
+    specs = {s.name: dict(s.config) for s in Topics("acme").specs(input_partitions=3)}
+    assert specs["acme.dead-letter-replays"] == {"cleanup.policy": "compact"}
 
 
 def test_the_family_of_a_topic_is_its_last_dotted_part() -> None:
