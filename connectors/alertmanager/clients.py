@@ -102,7 +102,9 @@ class KafkaStateStore:
         return load(self._records())
 
     def _records(self) -> Iterator[tuple[bytes, bytes | None]]:
-        consumer = KafkaConsumer(**client_config(self.settings, self.bootstrap))
+        consumer = KafkaConsumer(
+            **client_config(self.settings, self.bootstrap), enable_auto_commit=False
+        )
         try:
             tp = TopicPartition(self.topic, 0)
             consumer.assign([tp])
