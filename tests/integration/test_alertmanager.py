@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 from connectors.alertmanager.clients import group_name
 from contract.events import Alert
 from streams.clients.kafka_io import committed_offsets, end_offsets
-from tests.integration.alertmanager_harness import Alertmanager, Sink, wait_for
+from tests.integration.alertmanager_harness import ORDERHUB, Alertmanager, Sink, binary, wait_for
 from tests.integration.stream_harness import Worker, lines
 
 REPO = Path(__file__).resolve().parents[2]
@@ -240,3 +241,55 @@ def test_alertmanager_away_for_30_s_gets_every_firing_alert_and_no_resolved_one_
         assert active(alertmanager).keys() == hub.keys()
     finally:
         sink.stop()
+
+
+def test_kcat_reads_the_same_alerts_as_orderhub(worker: Worker) -> None:
+    """Integrators read the alerts topic with a plain Kafka client: kcat -J gives each
+    record's payload, which is the very alert `orderhub alerts tail` prints."""
+    kcat = binary("kcat")
+    worker.publish(
+        lines(
+            [
+                *PICTURE,
+                entered("O1-e1", "O1", "2026-11-02T10:00:00+08:00", 60),
+                entered("O1-e2", "O1", "2026-11-02T10:30:00+08:00", 40),
+                entered("O2-e1", "O2", "2026-11-02T10:40:00+08:00", 51),
+            ]
+        )
+    )
+    worker.caught_up()
+    wait_for(lambda: alerts_end(worker) == 4, 60, "the hub's 4 alerts")
+    topic = worker.topics.alerts
+    out = subprocess.run(
+        [kcat, "-C", "-b", worker.bootstrap, "-t", topic, "-e", "-J", "-q"],
+        capture_output=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    envelopes = [json.loads(line) for line in out.splitlines() if line.strip()]
+    assert [(e["topic"], e["partition"], e["offset"]) for e in envelopes] == [
+        (topic, 0, offset) for offset in range(4)
+    ]
+    by_kcat = [Alert.model_validate_json(e["payload"]) for e in envelopes]
+
+    tail = subprocess.run(
+        [*ORDERHUB, "alerts", "tail", "--from-beginning", "--seconds", "8", "--format", "jsonl"],
+        env=worker.env,
+        capture_output=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    by_orderhub = [Alert.model_validate_json(line) for line in tail.splitlines() if line.strip()]
+
+    def identity(a: Alert) -> tuple[str, str, str]:
+        return (a.fingerprint, a.status, a.at.isoformat())
+
+    assert sorted(by_kcat, key=identity) == sorted(by_orderhub, key=identity)
+    assert sorted((a.rule_id, a.key.get("order_id"), a.status) for a in by_kcat) == [
+        ("CAP-1", "O1", "firing"),
+        ("CAP-1", "O1", "resolved"),
+        ("CAP-1", "O2", "firing"),
+        ("INV-1", "O0", "firing"),
+    ]
+    cap = next(a for a in by_kcat if a.rule_id == "CAP-1")
+    assert cap.labels == {"policy": "关键控制点"}  # UTF-8 comes through intact
