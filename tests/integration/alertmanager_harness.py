@@ -147,6 +147,12 @@ class Sink:
             self.process.kill()
             self.process.wait(timeout=30)
 
+    def kill(self) -> None:
+        """SIGKILL: no last push, no last commit."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(timeout=30)
+
     def log_tail(self, lines: int = 40) -> str:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
         return "\n".join(text.splitlines()[-lines:])

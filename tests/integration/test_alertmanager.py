@@ -243,6 +243,58 @@ def test_alertmanager_away_for_30_s_gets_every_firing_alert_and_no_resolved_one_
         sink.stop()
 
 
+def test_a_killed_sink_rebuilds_the_firing_alerts_for_an_empty_alertmanager(
+    worker: Worker, alertmanager: Alertmanager
+) -> None:
+    """Killed, then started against an Alertmanager that lost everything: the alerts that
+    fired before its last commit come from its state topic, the rest from the alerts topic."""
+    sink = Sink(worker, [alertmanager.url], resend_interval=2)
+    sink.start()
+    try:
+        worker.publish(
+            lines(
+                [
+                    *PICTURE,
+                    entered("O1-e1", "O1", "2026-11-02T10:00:00+08:00", 60),
+                    entered("O2-e1", "O2", "2026-11-02T10:05:00+08:00", 70),
+                ]
+            )
+        )
+        wait_for(lambda: len(active(alertmanager)) == 3, 60, "3 alerts", sink.log_tail)
+        wait_for(lambda: sink_offset(worker) == 3, 30, "the sink's commit", sink.log_tail)
+        sink.kill()
+        worker.publish(
+            lines(
+                [
+                    entered("O2-e2", "O2", "2026-11-02T11:00:00+08:00", 40),
+                    entered("O3-e1", "O3", "2026-11-02T11:05:00+08:00", 55),
+                ]
+            )
+        )
+        worker.caught_up()
+        wait_for(lambda: alerts_end(worker) == 5, 60, "the hub's 5 alerts")
+        alertmanager.stop()
+        alertmanager.start()
+        assert active(alertmanager) == {}
+
+        sink.start()
+        hub = firing_now(worker, 5)
+        assert sorted((a.rule_id, a.key["order_id"]) for a in hub.values()) == [
+            ("CAP-1", "O1"),
+            ("CAP-1", "O3"),
+            ("INV-1", "O0"),
+        ]
+        wait_for(
+            lambda: active(alertmanager).keys() == hub.keys(),
+            60,
+            "the firing alerts after the sink's restart",
+            sink.log_tail,
+        )
+        wait_for(lambda: sink_offset(worker) == 5, 30, "the sink's commit after its restart")
+    finally:
+        sink.stop()
+
+
 def test_kcat_reads_the_same_alerts_as_orderhub(worker: Worker) -> None:
     """Integrators read the alerts topic with a plain Kafka client: kcat -J gives each
     record's payload, which is the very alert `orderhub alerts tail` prints."""
