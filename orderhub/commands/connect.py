@@ -36,7 +36,7 @@ def _logging() -> None:
 
 @click.group()
 def connect() -> None:
-    """Connectors: CSV plan files, a watch folder, an HTTP webhook."""
+    """Connectors: CSV plan files, a watch folder, an HTTP webhook, Alertmanager."""
 
 
 def _sink(settings: Settings) -> KafkaSink:
@@ -183,3 +183,42 @@ def webhook(host: str, port: int) -> None:
     with _sink(settings) as sink:
         app = create_app(sink, Topics(settings.topic_prefix), token)
         web.run_app(app, host=host, port=port, print=lambda text: click.echo(text, err=True))
+
+
+@connect.command("alertmanager")
+@click.option(
+    "--url",
+    "urls",
+    multiple=True,
+    required=True,
+    help="An Alertmanager's base URL, e.g. http://127.0.0.1:9093; repeat for an HA pair.",
+)
+@click.option(
+    "--resend-interval",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(min=1.0),
+    help="Seconds between re-sends of the firing alerts (keep it well below "
+    "Alertmanager's resolve_timeout; endsAt is set 4 intervals ahead).",
+)
+def alertmanager(urls: tuple[str, ...], resend_interval: float) -> None:
+    """Push the alerts topic to Prometheus Alertmanager (POST /api/v2/alerts) until stopped."""
+    from connectors.alertmanager.service import serve
+    from streams.clients.kafka_io import create_topics
+    from streams.worker.control import bootstrap
+
+    for url in urls:
+        if not url.startswith(("http://", "https://")):
+            raise click.BadParameter(f"{url!r} is not an http(s) URL", param_hint="--url")
+    _logging()
+    settings = get_settings()
+    servers = bootstrap(settings)
+    create_topics(settings, servers)
+    stop = threading.Event()
+    # SIGTERM ends the loop between turns: what was pushed is committed at the next start.
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    click.echo(f"pushing alerts to {', '.join(urls)} (Ctrl-C to stop)", err=True)
+    try:
+        serve(settings, servers, urls, resend_interval, stop)
+    except KeyboardInterrupt:
+        stop.set()

@@ -45,3 +45,15 @@ def test_dry_run_of_an_unreadable_file_says_why_and_exits_1(tmp_path: Path) -> N
     result = CliRunner().invoke(connect, ["csv", "--dry-run", str(path)])
     assert result.exit_code == 1
     assert result.stderr.startswith("export.csv: no_header: ")
+
+
+def test_connect_alertmanager_needs_an_http_url_before_it_touches_kafka() -> None:
+    missing = CliRunner().invoke(connect, ["alertmanager"])
+    assert missing.exit_code == 2 and "--url" in missing.stderr
+    wrong = CliRunner().invoke(connect, ["alertmanager", "--url", "127.0.0.1:9093"])
+    assert wrong.exit_code == 2
+    assert "'127.0.0.1:9093' is not an http(s) URL" in wrong.stderr
+    too_often = CliRunner().invoke(
+        connect, ["alertmanager", "--url", "http://a:9093", "--resend-interval", "0"]
+    )
+    assert too_often.exit_code == 2

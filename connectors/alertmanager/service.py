@@ -1,0 +1,47 @@
+"""``orderhub connect alertmanager``: the sink wired to Kafka and HTTP, run until stopped."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+from connectors.alertmanager.clients import (
+    KafkaSource,
+    KafkaStateStore,
+    group_name,
+    state_topic,
+)
+from connectors.alertmanager.mapping import generator_base
+from connectors.alertmanager.push import post_alerts
+from connectors.alertmanager.sink import AlertmanagerSink
+from contract.settings import Settings
+from contract.topics import Topics
+
+
+def serve(
+    settings: Settings,
+    bootstrap: str,
+    urls: Sequence[str],
+    resend_interval: float,
+    stop: threading.Event,
+) -> AlertmanagerSink:
+    """Push the alerts topic to every Alertmanager of ``urls`` until ``stop`` is set."""
+    prefix = settings.topic_prefix
+    store = KafkaStateStore(settings, bootstrap, state_topic(prefix))
+    try:
+        source = KafkaSource(settings, bootstrap, Topics(prefix).alerts, group_name(prefix))
+        try:
+            sink = AlertmanagerSink(
+                source,
+                store,
+                urls,
+                post_alerts,
+                generator_base(settings.web_host, settings.web_port),
+                resend_interval,
+            )
+            sink.run(stop)
+            return sink
+        finally:
+            source.close()
+    finally:
+        store.close()
