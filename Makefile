@@ -19,6 +19,9 @@ $(STAMP): pyproject.toml
 run: venv
 	$(OH) kafka up
 	$(OH) worker start --detach
+	@# Alertmanager and Prometheus when Debian's packages are here (or one line on what to install)
+	-sh deploy/packages.sh --optional
+	-$(OH) monitoring up
 	@# exits 1 on purpose: the demo's three malformed lines are reported and dead-lettered;
 	@# any other failure stops the run
 	$(OH) produce deploy/demo/events.jsonl || test $$? -eq 1
@@ -26,10 +29,14 @@ run: venv
 	$(OH) alerts tail
 	@# the demo month (October 2026) and its assessment (docs/assessment.md)
 	$(OH) produce deploy/demo/month.jsonl
-	sleep 20
+	$(OH) tables show in-transit --wait 60 > /dev/null
 	$(OH) report assessment --month 2026-10
+	@echo
+	@echo "alerts in Alertmanager: http://127.0.0.1:9093/#/alerts   the hub's metrics: http://127.0.0.1:6066/metrics"
+	@echo "Prometheus: http://127.0.0.1:9090/graph?g0.expr=orderhub_alerts_firing   stop everything: make stop"
 
 stop: venv
+	-$(OH) monitoring down
 	-$(OH) worker stop
 	$(OH) kafka down
 

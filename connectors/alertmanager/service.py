@@ -24,8 +24,10 @@ def serve(
     urls: Sequence[str],
     resend_interval: float,
     stop: threading.Event,
+    metrics_port: int | None = None,
 ) -> AlertmanagerSink:
-    """Push the alerts topic to every Alertmanager of ``urls`` until ``stop`` is set."""
+    """Push the alerts topic to every Alertmanager of ``urls`` until ``stop`` is set; with
+    ``metrics_port``, serve ``/metrics`` on ``settings.web_host`` at that port."""
     prefix = settings.topic_prefix
     store = KafkaStateStore(settings, bootstrap, state_topic(prefix))
     try:
@@ -39,9 +41,21 @@ def serve(
                 generator_base(settings.web_host, settings.web_port),
                 resend_interval,
             )
+            if metrics_port is not None:
+                _serve_metrics(sink, settings.web_host, metrics_port)
             sink.run(stop)
             return sink
         finally:
             source.close()
     finally:
         store.close()
+
+
+def _serve_metrics(sink: AlertmanagerSink, host: str, port: int) -> None:
+    from prometheus_client import CollectorRegistry, start_http_server
+
+    from connectors.alertmanager.metrics import SinkCollector
+
+    registry = CollectorRegistry()
+    registry.register(SinkCollector(lambda: sink.counters))
+    start_http_server(port, addr=host, registry=registry)  # a daemon thread

@@ -201,7 +201,13 @@ def webhook(host: str, port: int) -> None:
     help="Seconds between re-sends of the firing alerts (keep it well below "
     "Alertmanager's resolve_timeout; endsAt is set 4 intervals ahead).",
 )
-def alertmanager(urls: tuple[str, ...], resend_interval: float) -> None:
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Serve Prometheus /metrics on ORDERHUB_WEB_HOST at this port (pushes, failures).",
+)
+def alertmanager(urls: tuple[str, ...], resend_interval: float, metrics_port: int | None) -> None:
     """Push the alerts topic to Prometheus Alertmanager (POST /api/v2/alerts) until stopped."""
     from connectors.alertmanager.service import serve
     from streams.clients.kafka_io import create_topics
@@ -219,6 +225,6 @@ def alertmanager(urls: tuple[str, ...], resend_interval: float) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     click.echo(f"pushing alerts to {', '.join(urls)} (Ctrl-C to stop)", err=True)
     try:
-        serve(settings, servers, urls, resend_interval, stop)
+        serve(settings, servers, urls, resend_interval, stop, metrics_port)
     except KeyboardInterrupt:
         stop.set()

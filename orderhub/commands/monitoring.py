@@ -31,6 +31,7 @@ def up() -> None:
     """Start Alertmanager, Prometheus and `orderhub connect alertmanager`; print their URLs."""
     stack = _stack()
     sink = [sys.executable, "-m", "orderhub", "connect", "alertmanager"]
+    sink += ["--metrics-port", str(stack.ports.sink_metrics)]
     for part in stack.up(sink, say=lambda m: click.echo(f"monitoring: {m}", err=True)):
         click.echo(f"{part.name:<13} {part.url}")
 
