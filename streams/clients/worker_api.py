@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -54,6 +55,16 @@ class WorkerClient:
         status, body = self._get(f"/tables/{name}/")
         if status != 200:
             raise StreamsError(body.get("error", f"HTTP {status} reading table {name}"))
+        return dict(body)
+
+    def ledger(self, month: str | None = None, region: str | None = None) -> dict[str, Any]:
+        """The ``/assessment/ledger`` document: ``entries`` (LedgerEntry JSON), ``problems``."""
+        query = urllib.parse.urlencode(
+            {k: v for k, v in (("month", month), ("region", region)) if v is not None}
+        )
+        status, body = self._get("/assessment/ledger" + (f"?{query}" if query else ""))
+        if status != 200:
+            raise StreamsError(body.get("error", f"HTTP {status} reading the ledger"))
         return dict(body)
 
 
