@@ -202,7 +202,8 @@ def test_the_live_ledger_after_a_sigkill_equals_the_offline_ledger(
         missing = sorted(set(expected) - set(live))
         extra = sorted(set(live) - set(expected))
         differ = [k for k in set(live) & set(expected) if live[k] != expected[k]]
-        assert (missing, extra, differ) == ([], [], []), worker.log_tail()
+        detail = [(live[k], expected[k]) for k in differ[:2]]
+        assert (missing, extra, differ) == ([], [], []), (len(live), len(expected), detail)
         # The topic: one key per entry, and each key's last record is the entry as it is.
         records = read_assessment(worker)
         latest = dict(records)
