@@ -35,7 +35,7 @@ from typing import Literal
 from pydantic import ValidationError
 
 from connectors.exceptions import UnreadableFile
-from contract.events import MAX_QUANTITY, WeeklyPlan
+from contract.events import MAX_QUANTITY, DailyShippingPlan, WeeklyPlan
 from streams.core.ingest import validation_text
 
 RowReason = Literal[
@@ -61,6 +61,7 @@ FileReason = Literal[
     "duplicate_column",
     "cannot_read",
     "outside_folder",  # a link in the watch folder that points out of it (not followed)
+    "missing_signature",  # a daily shipping plan without its 编制 (compiled by) name
     "too_large",  # a sheet of more rows than a plan has
 ]
 
@@ -69,7 +70,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "region": ("区域", "销售区域", "region"),
     "model": ("型号", "产品型号", "model"),
     "week_start": ("周开始日期", "周一", "week_start", "weekstart"),
-    "quantity": ("需求数量", "数量", "quantity", "qty"),
+    "quantity": ("需求数量", "发货数量", "数量", "quantity", "qty"),
 }
 REQUIRED = ("model", "week_start", "quantity")
 LABELS = {
@@ -110,10 +111,12 @@ class Rejection:
     reason: RowReason
     error: str
     text: str  # the row as it stands in the file
+    column: str | None = None  # the column at fault (its header label), when one is
 
     @property
     def location(self) -> str:
-        return f"{self.file}:{self.row}"
+        where = f"{self.file}:{self.row}"
+        return f"{where} [{self.column}]" if self.column else where
 
 
 @dataclass(frozen=True)
@@ -121,8 +124,11 @@ class PlanBatch:
     """Everything one file gave: its events in file order and its rejected rows."""
 
     file: str
-    events: tuple[WeeklyPlan, ...]
+    events: tuple[WeeklyPlan | DailyShippingPlan, ...]
     rejections: tuple[Rejection, ...]
+    # A daily shipping plan is approved as a whole: with a bad line, publish none of it
+    # unless the sender asks for the good lines (connectors.daily_plan).
+    complete_only: bool = False
 
 
 def region_from_name(name: str) -> str | None:
@@ -204,8 +210,17 @@ def parse_plan_rows(
     """The form's rows, from a CSV or a workbook (``connectors.xlsx``), through the same
     checks: events and rejections."""
     header, title_region = _find_header(rows, file)
-    columns = _columns(header.cells, file)
     file_region = region or region_from_name(file) or title_region
+    # A day column makes the form a daily shipping plan. Imported here: daily_plan builds
+    # on this module's reading.
+    from connectors import daily_plan
+
+    if any(daily_plan.is_day_column(cell) for cell in header.cells):
+        daily = daily_plan.daily_columns(header.cells, _ALIASES, file)
+        return daily_plan.parse_daily_rows(
+            rows, header, daily, file, received_at, file_region, source
+        )
+    columns = _columns(header.cells, file)
     if "region" not in columns and file_region is None:
         raise UnreadableFile(
             file,

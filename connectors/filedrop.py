@@ -45,9 +45,12 @@ def origin(file: str) -> str:
     return f"file:{file}"
 
 
-def batch_records(batch: PlanBatch, topics: Topics) -> list[Routed]:
-    """A parsed file's records: every event, then a dead letter per rejected row."""
-    records = [route_event(event, topics) for event in batch.events]
+def batch_records(batch: PlanBatch, topics: Topics, partial: bool = False) -> list[Routed]:
+    """A parsed file's records: every event, then a dead letter per rejected row. A plan
+    published whole only (``complete_only``) with a rejected row gives its dead letters
+    alone, unless ``partial`` asks for the good rows."""
+    withheld = batch.complete_only and bool(batch.rejections) and not partial
+    records = [] if withheld else [route_event(event, topics) for event in batch.events]
     records += [rejection_record(r, topics) for r in batch.rejections]
     return records
 
@@ -275,9 +278,11 @@ def publish_file(
     region: str | None,
     source: str = "erp",
     folder: Path | None = None,
+    partial: bool = False,
 ) -> FileOutcome:
     """Parse one file and publish its records; the file stays where it is. In a watch
-    ``folder``, a link out of it is refused unread (``outside_folder``)."""
+    ``folder``, a link out of it is refused unread (``outside_folder``). ``partial``: a
+    daily shipping plan with bad lines publishes its good ones (else none)."""
     data = b""
     try:
         if folder is not None and outside(path, folder):
@@ -289,5 +294,7 @@ def publish_file(
     except UnreadableFile as exc:
         sink.publish([unreadable_record(exc, data, topics)])
         return FileOutcome(path.name, path, 0, error=exc)
-    sink.publish(batch_records(batch, topics))
-    return FileOutcome(path.name, path, len(batch.events), batch.rejections)
+    records = batch_records(batch, topics, partial)
+    sink.publish(records)
+    published = len(records) - len(batch.rejections)
+    return FileOutcome(path.name, path, published, batch.rejections)

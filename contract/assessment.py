@@ -13,6 +13,20 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# The responsible departments a rule names with `label department = "..."`, after the
+# time-management policy's 四、责任与考核: sales (entry, confirmation, informing the customer),
+# the reviewing departments (review), production (scheduling, the plan, daily progress),
+# quality (inspection), warehouse (packing), logistics (shipping).
+DEPARTMENTS: tuple[str, ...] = (
+    "sales",
+    "review",
+    "production",
+    "quality",
+    "warehouse",
+    "logistics",
+)
+DEPARTMENT_LABEL = "department"
+
 
 class LedgerEntry(BaseModel):
     model_config = ConfigDict(frozen=True)

@@ -80,6 +80,12 @@ class Settings(BaseSettings):
         description="days a closed order (cancelled, rejected, delivered and paid) stays in the "
         "live tables, in event time",
     )
+    assessment_months: int = Field(
+        13,
+        ge=1,
+        description="months the assessment ledger and the daily shipping plan lines stay in the "
+        "live tables besides the current one (business months, in event time)",
+    )
     health_interval: float = Field(
         5.0, gt=0, description="seconds between the worker's health checks (broker, lag)"
     )

@@ -13,6 +13,7 @@ import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
+from contract.assessment import DEPARTMENT_LABEL, DEPARTMENTS
 from dsl import ast as a
 from dsl import schema as s
 from dsl.builtins import BUILTINS
@@ -268,6 +269,7 @@ class _RuleChecker:
         base = self._base_scope(triggers)
         for clause in rule.clauses:
             self._clause(clause, base)
+        self._department()
         for name, span in self.let_spans.items():
             if name not in self.used_lets:
                 self.c.warning(
@@ -276,6 +278,33 @@ class _RuleChecker:
                     span,
                     "its value is still shown in the alert's values",
                 )
+
+    def _department(self) -> None:
+        """The assessment ledger books a fine on the rule's responsible department: a rule
+        with a penalty should name one (W303), and only a known one (W304)."""
+        rule = self.rule
+        labels = [c for c in self._find(a.LabelClause) if isinstance(c, a.LabelClause)]
+        named = [c for c in labels if c.name.name == DEPARTMENT_LABEL]
+        for clause in named:
+            if clause.value.value not in DEPARTMENTS:
+                self.c.warning(
+                    "W304",
+                    f"unknown department {clause.value.value!r}",
+                    clause.value.span,
+                    f"the departments are {', '.join(DEPARTMENTS)}",
+                )
+        tiers = [c for c in self._find(a.TierClause) if isinstance(c, a.TierClause)]
+        penalties = self._find(a.PenaltyClause) + [
+            p for t in tiers for p in self._find(a.PenaltyClause, t.clauses)
+        ]
+        if penalties and not named:
+            self.c.warning(
+                "W303",
+                f"rule {rule.id.name} has a penalty but names no responsible department",
+                rule.id.span,
+                'the ledger books its fines on no department; add `label department = "sales"` '
+                f"(one of {', '.join(DEPARTMENTS)})",
+            )
 
     # --- structure
     def _singles(self, clauses: Iterable[a.Clause], where: a.Span) -> None:

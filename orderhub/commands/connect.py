@@ -87,8 +87,14 @@ _REGION = click.option(
 @click.option(
     "--dry-run", is_flag=True, help="Print events as JSON lines, rejections on stderr; no Kafka."
 )
-def csv_files(files: tuple[Path, ...], region: str | None, dry_run: bool) -> None:
-    """Publish weekly demand plan CSV files (××区域周需求计划表) to the plans topic."""
+@click.option(
+    "--partial",
+    is_flag=True,
+    help="Publish a daily shipping plan's good lines although some are bad (else none).",
+)
+def csv_files(files: tuple[Path, ...], region: str | None, dry_run: bool, partial: bool) -> None:
+    """Publish weekly demand plans and daily shipping plans (××区域周需求计划表, .csv or
+    .xlsx) to the plans topic."""
     if dry_run:
         finish(_dry_run(files, region))
     from connectors.filedrop import publish_file
@@ -97,7 +103,7 @@ def csv_files(files: tuple[Path, ...], region: str | None, dry_run: bool) -> Non
     settings = get_settings()
     topics = Topics(settings.topic_prefix)
     with _sink(settings) as sink:
-        outcomes = [publish_file(path, sink, topics, region) for path in files]
+        outcomes = [publish_file(path, sink, topics, region, partial=partial) for path in files]
     for outcome in outcomes:
         _report(outcome)
     finish(_exit_code(outcomes))

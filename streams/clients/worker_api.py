@@ -78,6 +78,16 @@ class WorkerClient:
         _status, body = self._get(f"/alerts/{fingerprint}")
         return dict(body)
 
+    def ledger(self, month: str | None = None, region: str | None = None) -> dict[str, Any]:
+        """The ``/assessment/ledger`` document: ``entries`` (LedgerEntry JSON), ``problems``."""
+        query = urllib.parse.urlencode(
+            {k: v for k, v in (("month", month), ("region", region)) if v is not None}
+        )
+        status, body = self._get("/assessment/ledger" + (f"?{query}" if query else ""))
+        if status != 200:
+            raise StreamsError(body.get("error", f"HTTP {status} reading the ledger"))
+        return dict(body)
+
 
 def lagging(
     ends: Mapping[str, int], progress: Mapping[str, Mapping[str, int]], committed: Mapping[str, int]

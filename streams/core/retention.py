@@ -1,4 +1,5 @@
-"""Closed orders leave the live tables once their retention is over.
+"""Closed orders leave the live tables once their retention is over; daily shipping plan
+lines once their month is older than the assessment keeps (``prune_plan_lines``).
 
 Pure: no Faust, no Kafka, no clock; the worker's tick calls ``prune_closed`` with its
 event-time watermark (``streams.worker.judging``), so memory and changelogs follow the open orders,
@@ -14,10 +15,11 @@ retention well beyond the time any source may be late.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from streams.core.state import Tables, expired_orders
+from streams.core.state import Tables, expired_orders, expired_plan_lines
 
 
 def _order_id(key: Mapping[str, Any] | None) -> Any:
@@ -39,3 +41,21 @@ def prune_closed(tables: Tables, now: datetime, retention: timedelta) -> list[st
     for fp in [k for k, e in alerts.items() if _order_id((e.get("alert") or {}).get("key")) in ids]:
         del alerts[fp]
     return gone
+
+
+def prune_plan_lines(tables: Tables, before: date) -> int:
+    """Remove the daily shipping plan lines of days before ``before``; returns how many.
+
+    The worker passes the first day of the oldest business month the assessment keeps
+    (``Settings.assessment_months``), so a month's report always has its plan."""
+    gone = expired_plan_lines(tables["plan_lines"], before.isoformat())
+    for key in gone:
+        del tables["plan_lines"][key]
+    return len(gone)
+
+
+def first_kept_day(now: datetime, months: int, zone: ZoneInfo) -> date:
+    """The first day of the business month ``months`` before ``now``'s."""
+    local = now.astimezone(zone)
+    index = local.year * 12 + (local.month - 1) - months
+    return date(index // 12, index % 12 + 1, 1)

@@ -13,7 +13,8 @@ event after a crash re-applies exactly the deltas that the crash lost and no oth
 Events are also de-duplicated by ``event_id`` per order, so a producer's retry or a record
 re-forwarded by ingest after a crash (a new offset, the same event) is not counted twice.
 
-Snapshot events (a stock level, a model's or region's limits, a weekly forecast) replace
+Snapshot events (a stock level, a model's or region's limits, a weekly forecast, a daily
+shipping plan line) replace
 what a table holds, so for them the *latest event time* wins, not the latest arrival: a
 snapshot dated before the one applied, or the same snapshot sent again, changes nothing.
 A re-forwarded copy of an old forecast therefore cannot undo a newer one (CI saw exactly
@@ -48,6 +49,8 @@ TABLE_NAMES: tuple[str, ...] = (
     "forecast_region",  # region -> {"qty", "by_model": {model: qty}}
     "forecast_model",  # model -> {"qty", "by_region": {region: qty}}
     "orders",  # order_id -> order record (see ``new_order``)
+    # "region|model|day" -> a daily shipping plan line (see ``_apply_plan_line``)
+    "plan_lines",
     # The rule engine's own state lives in tables too, so it survives a restart:
     "rule_timers",  # "rule|key" -> pending deadline (start event, tiers, tiers fired)
     "rule_alerts",  # fingerprint -> last alert status sent ("firing"/"resolved")
@@ -268,6 +271,34 @@ def _apply_forecast(tables: Tables, event: m.WeeklyForecast, seq: int) -> bool:
     return True
 
 
+def plan_line_key(region: str, model: str, day: str) -> str:
+    """Key of the ``plan_lines`` table: ``"region|model|YYYY-MM-DD"``."""
+    return f"{region}|{model}|{day}"
+
+
+def _apply_plan_line(tables: Tables, event: m.DailyShippingPlan, seq: int) -> bool:
+    """A line of the daily shipping plan: the latest-dated one per (region, model, day)
+    wins, so a revised plan replaces the quantity and the signatures."""
+    day = event.day.isoformat()
+    line = {
+        "region": event.region,
+        "model": event.model,
+        "day": day,
+        "week_start": event.week_start.isoformat(),
+        "qty": event.quantity,
+        "compiled_by": event.compiled_by,
+        "reviewed_by": event.reviewed_by,
+        "approved_by": event.approved_by,
+    }
+    key = plan_line_key(event.region, event.model, day)
+    return _set_snapshot(tables["plan_lines"], key, "plan", event, seq, **line)
+
+
+def expired_plan_lines(lines: Mapping[str, Entry], before: str) -> list[str]:
+    """Keys of the plan lines for a day before ``before`` (an ISO date)."""
+    return [key for key, line in lines.items() if str(line.get("day", "")) < before]
+
+
 def apply_event(tables: Tables, event: m.Event, seq: int) -> bool:
     """Apply one event to the tables. ``seq`` must grow with every event of the stream.
 
@@ -293,6 +324,8 @@ def apply_event(tables: Tables, event: m.Event, seq: int) -> bool:
         )
     if isinstance(event, m.WeeklyForecast):
         return _apply_forecast(tables, event, seq)
+    if isinstance(event, m.DailyShippingPlan):
+        return _apply_plan_line(tables, event, seq)
     return True
 
 

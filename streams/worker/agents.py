@@ -31,7 +31,7 @@ from aiokafka.errors import (
     UnsupportedForMessageFormatError,
 )
 
-from contract.events import EVENT_FAMILY, Alert, Event
+from contract.events import EVENT_FAMILY, Alert, AssessmentVoid, Event
 from contract.topics import routing_key
 from streams.core.engine import stored_watermark
 from streams.core.ingest import DeadLetter, dead_letter, decode, encode, shrunk
@@ -121,6 +121,7 @@ def register_agents(app: Any, rt: Runtime, input_partitions: int) -> None:
     events = app.topic(rt.topics.events, partitions=1, **raw)
     alerts = app.topic(rt.topics.alerts, partitions=1, **raw)
     dlq = app.topic(rt.topics.dead_letter, partitions=1, **raw)
+    assessment = app.topic(rt.topics.assessment, partitions=1, **raw)
 
     unsent = [0]  # dead letters the broker refused for good: counted, logged, passed
 
@@ -158,7 +159,8 @@ def register_agents(app: Any, rt: Runtime, input_partitions: int) -> None:
 
     tracker = OffsetTracker()
     group = rt.topics.prefix  # the Faust app id, hence the consumer group
-    follow_rebalances(app, tracker, rt, {*rt.topics.inputs.values(), rt.topics.events})
+    tracked = {*rt.topics.inputs.values(), rt.topics.events, rt.topics.alerts}
+    follow_rebalances(app, tracker, rt, tracked)
 
     async def records(stream: Any, manual_ack: bool = False) -> AsyncIterator[Raw]:
         """Each record once, in offset order, records Faust skipped included (see gaps)."""
@@ -238,6 +240,7 @@ def register_agents(app: Any, rt: Runtime, input_partitions: int) -> None:
         send_alerts,
         retention=rt.retention,
         committed=rt.metrics.published,
+        keep_plans_from=rt.keep_plans_from,
     )
 
     async def rule_error(raw: Raw, text: str) -> None:
@@ -252,12 +255,27 @@ def register_agents(app: Any, rt: Runtime, input_partitions: int) -> None:
             # acks this event when the loop asks for the next one: by then its alerts are
             # out and its table writes journaled and on the broker (streams.worker.judging).
             await judging.event(rt.hook, event, msg.offset, partial(rule_error, msg))
+            if isinstance(event, AssessmentVoid) and rt.ledger is not None:
+                await rt.ledger.void(event)  # idempotent: also when judged before a crash
+            done(msg)
+
+    async def send_entry(key: str, value: bytes) -> None:
+        await _send(assessment, _key_bytes(key), value)
+
+    async def book(stream: Any) -> None:
+        """The ledger agent: each alert once, in offset order (streams.worker.ledger)."""
+        async for msg in records(stream):
+            await rt.ledger.alert(msg.value)
+            tracker.handled(msg.topic, msg.partition, msg.offset)
             done(msg)
 
     for family, name in rt.topics.inputs.items():
         source = app.topic(name, partitions=input_partitions, **raw)
         app.agent(source, name=f"orderhub.ingest.{family}")(ingest)
     app.agent(events, name="orderhub.state")(state)
+    if rt.ledger is not None:
+        rt.ledger.send = send_entry
+        app.agent(alerts, name="orderhub.ledger")(book)
 
     # Records held for a silent partition go when their window is over.
     async def forward_held() -> None:
@@ -281,6 +299,8 @@ def register_agents(app: Any, rt: Runtime, input_partitions: int) -> None:
         if now is None:
             return  # no event ever: nothing to measure time from yet
         await judging.tick(rt.hook, now)
+        if rt.ledger is not None:
+            await rt.ledger.prune(now)
 
     app.timer(TICK_SECONDS, name="orderhub.tick")(tick)
 

@@ -8,7 +8,9 @@ or to get out of step with the changelog.
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import faust
 
@@ -17,12 +19,14 @@ from contract.topics import Topics
 from streams.clients.kafka_io import client_config
 from streams.clients.kafka_security import kafka_security
 from streams.core.hooks import NoRules, RuleHook
+from streams.core.retention import first_kept_day
 from streams.core.state import TABLE_NAMES
 from streams.worker.agents import register_agents
 from streams.worker.assessment import register_assessment
 from streams.worker.assign import OneActiveAssignor
 from streams.worker.durable import ChangelogWrites, durable_table
 from streams.worker.health import HealthConfig
+from streams.worker.ledger import LiveLedger
 from streams.worker.metrics import MeasuredHook, WorkerMetrics
 from streams.worker.runtime import Runtime
 from streams.worker.web import register_views
@@ -48,6 +52,11 @@ def _credentials(settings: Settings) -> Any:
     if security.ssl_context is not None:
         return faust.SSLCredentials(security.ssl_context)
     return None
+
+
+async def _unwired(key: str, value: bytes) -> None:
+    """The ledger's send until ``register_agents`` gives it the assessment topic's."""
+    raise RuntimeError("the ledger's topic is not wired yet")
 
 
 def create_app(settings: Settings, bootstrap: str, hook: RuleHook | None = None) -> Any:
@@ -94,6 +103,13 @@ def create_app(settings: Settings, bootstrap: str, hook: RuleHook | None = None)
         app, "journal", writes, default=None, partitions=1, use_partitioner=True
     )
     metrics = WorkerMetrics()
+    # The assessment ledger: entry id -> entry (streams.worker.ledger).
+    ledger_table = durable_table(
+        app, "ledger", writes, default=None, partitions=1, use_partitioner=True
+    )
+    zone = ZoneInfo(settings.timezone)
+    months = settings.assessment_months
+    ledger = LiveLedger(ledger_table, tables["orders"], writes, _unwired, months=months, zone=zone)
     rt = Runtime(
         topics=Topics(settings.topic_prefix),
         tables=tables,
@@ -106,6 +122,8 @@ def create_app(settings: Settings, bootstrap: str, hook: RuleHook | None = None)
         reorder_window=settings.reorder_window,
         retention=timedelta(days=settings.order_retention_days),
         health=HealthConfig.of(settings),
+        ledger=ledger,
+        keep_plans_from=partial(first_kept_day, months=months, zone=zone),
     )
     register_agents(app, rt, settings.topic_partitions)
     register_views(app, rt)

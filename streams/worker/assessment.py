@@ -4,7 +4,7 @@ The facts (``streams.core.assessment.facts``) are idempotent and commutative, so
 needs no commit journal: an event fed twice after a crash changes nothing. Each row's
 changelog write is acknowledged (``ChangelogWrites.settle``) before the event counts as
 handled, so a crash repeats work, never loses it. Rows of months older than
-``KEEP_MONTHS`` go (tombstones on the changelog).
+``ORDERHUB_ASSESSMENT_MONTHS`` go (tombstones on the changelog).
 
 The KPIs are computed on request from the rows and the live ledger's entries by the same
 ``assess`` that the offline report runs.
@@ -41,11 +41,9 @@ from streams.worker.runtime import Runtime
 log = logging.getLogger(__name__)
 
 FACTS_TABLE = "assessment-facts"
-# The live ledger's table (streams.worker of the ledger): its entries, encoded by
-# streams.core.assessment.ledger.encode. Absent, the KPIs show no breaches.
-LEDGER_TABLE = "assessment-ledger"
-# Months of facts kept: this month and the twelve before, for a year-on-year look.
-KEEP_MONTHS = 13
+# The live ledger's table (streams.worker.ledger): entry id -> the entry, encoded by
+# streams.core.assessment.ledger.encode.
+LEDGER_TABLE = "ledger"
 
 
 def _rules(settings: Settings) -> tuple[FactRules, AssessmentRules]:
@@ -73,7 +71,7 @@ def register_assessment(app: Any, rt: Runtime, settings: Settings) -> None:
             event = decode(value, msg.topic, msg.partition, msg.offset)
             if isinstance(event, DeadLetter):
                 continue  # the state agent dead-letters it
-            _feed(table, event, fact_rules, latest)
+            _feed(table, event, fact_rules, latest, settings.assessment_months)
             await rt.writes.settle()
 
     app.agent(events, name="orderhub.assessment")(gather)
@@ -89,7 +87,9 @@ def register_assessment(app: Any, rt: Runtime, settings: Settings) -> None:
         return view.json(assessment_json(result))
 
 
-def _feed(table: Any, event: Any, rules: FactRules, latest: list[str]) -> None:
+def _feed(table: Any, event: Any, rules: FactRules, latest: list[str], months: int) -> None:
+    """Fold ``event`` into its row; rows older than ``months`` months (ORDERHUB_ASSESSMENT_MONTHS)
+    behind the latest month seen go."""
     probe: Facts = {}
     key = feed(probe, event, rules)
     if key is None:
@@ -103,7 +103,7 @@ def _feed(table: Any, event: Any, rules: FactRules, latest: list[str]) -> None:
     month = month_of(key[1])
     if not latest or month > latest[0]:
         latest[:] = [month]
-        for old in expired((key_of(k) for k in list(table.keys())), month, KEEP_MONTHS):
+        for old in expired((key_of(k) for k in list(table.keys())), month, months):
             del table[row_key(old)]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from contract.events import Alert, Event
@@ -24,7 +24,7 @@ from streams.core.journal import (
     part_key,
     read_commit,
 )
-from streams.core.retention import prune_closed
+from streams.core.retention import prune_closed, prune_plan_lines
 from streams.core.state import Table, apply_event
 from streams.worker.durable import ChangelogWrites
 
@@ -49,12 +49,15 @@ class Judging:
         *,
         retention: timedelta | None = None,
         committed: Committed | None = None,
+        keep_plans_from: Callable[[datetime], date] | None = None,
     ) -> None:
         """``retention``: how long closed orders stay (``streams.core.retention``); None keeps
         them for ever. ``committed`` hears the alerts of each commit, once it is made: an
-        event judged again after a failed send or a crash is heard once (the metrics)."""
+        event judged again after a failed send or a crash is heard once (the metrics).
+        ``keep_plans_from``: the first day whose plan lines stay, at a time."""
         self.staging = Staging(tables)
         self.retention = retention
+        self.keep_plans_from = keep_plans_from
         self.pruned_at: datetime | None = None  # the watermark of the last pruning
         self.journal = journal
         self.writes = writes
@@ -103,16 +106,21 @@ class Judging:
             await self._publish(found, head.seq)
 
     def _prune(self, now: datetime) -> None:
-        """Closed orders past their retention leave, checked once per ``PRUNE_EVERY`` of
-        event time (it reads every order)."""
-        if self.retention is None:
+        """Closed orders past their retention leave, and plan lines of months the assessment
+        no longer keeps, checked once per ``PRUNE_EVERY`` of event time (it reads them all)."""
+        if self.retention is None and self.keep_plans_from is None:
             return
         if self.pruned_at is not None and now - self.pruned_at < PRUNE_EVERY:
             return
         self.pruned_at = now
-        gone = prune_closed(self.staging.tables, now, self.retention)
-        if gone:
-            log.info("retention: %d closed orders left the tables", len(gone))
+        if self.retention is not None:
+            gone = prune_closed(self.staging.tables, now, self.retention)
+            if gone:
+                log.info("retention: %d closed orders left the tables", len(gone))
+        if self.keep_plans_from is not None:
+            lines = prune_plan_lines(self.staging.tables, self.keep_plans_from(now))
+            if lines:
+                log.info("retention: %d daily shipping plan lines left the tables", lines)
 
     def _recovered(self) -> Head:
         """The commit the tables hold, completing the latest journaled one first when this

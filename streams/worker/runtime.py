@@ -52,6 +52,10 @@ class Runtime:
     reorder_window: float = WINDOW_SECONDS
     # How long a closed order stays in the tables, in event time (streams.core.retention).
     retention: timedelta = timedelta(days=7)
+    # The assessment ledger (streams.worker.ledger); None: not kept (tests of other parts).
+    ledger: Any = None
+    # The first day whose daily shipping plan lines stay, at an event time (retention).
+    keep_plans_from: Any = None
     # How the worker judges its own health (streams.worker.health).
     health: HealthConfig = field(default_factory=HealthConfig)
     # What /metrics serves (streams.worker.metrics).

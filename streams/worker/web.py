@@ -1,5 +1,5 @@
-"""The worker's web views: the live tables and the alerts firing now as JSON, and a
-health check.
+"""The worker's web views: the live tables, the alerts firing now and the assessment ledger
+as JSON, Prometheus metrics, and a health check.
 
 ``orderhub tables show`` and the integration tests read the tables here, so what they see
 is what the worker holds, not a second computation.
@@ -8,6 +8,7 @@ is what the worker holds, not a second computation.
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 from streams.core.firing import firing_alert, firing_alerts
@@ -15,6 +16,8 @@ from streams.core.state import TABLE_NAMES, public
 from streams.worker.health import HealthMonitor, role, tables_current
 from streams.worker.metrics import CONTENT_TYPE, DeadLetterReader, WorkerCollector
 from streams.worker.runtime import Runtime
+
+MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 def health(app: Any, rt: Runtime, monitor: HealthMonitor | None = None) -> dict[str, Any]:
@@ -39,6 +42,15 @@ def health(app: Any, rt: Runtime, monitor: HealthMonitor | None = None) -> dict[
     }
 
 
+def ledger_view(rt: Runtime, month: str | None, region: str | None) -> tuple[Any, int]:
+    """``/assessment/ledger[?month=YYYY-MM&region=R]``: the ledger's entries, and status."""
+    if rt.ledger is None:
+        return {"error": "this worker keeps no assessment ledger"}, 404
+    if month is not None and not MONTH.match(month):
+        return {"error": f"month {month!r} is not YYYY-MM"}, 400
+    return rt.ledger.view(month, region or None), 200
+
+
 def register_views(app: Any, rt: Runtime) -> None:
     """Define ``/healthz``, ``/metrics``, ``/tables/``, ``/tables/{name}/``, ``/alerts/`` and
     ``/alerts/{fingerprint}`` on ``app``, and the tasks of the health monitor (it starts with
@@ -61,6 +73,12 @@ def register_views(app: Any, rt: Runtime) -> None:
     @app.page("/tables/")  # type: ignore[untyped-decorator]
     async def list_tables(view: Any, request: Any) -> Any:
         return view.json({"tables": {name: len(rt.tables[name]) for name in TABLE_NAMES}})
+
+    @app.page("/assessment/ledger")  # type: ignore[untyped-decorator]
+    async def ledger(view: Any, request: Any) -> Any:
+        query = request.query
+        doc, status = ledger_view(rt, query.get("month"), query.get("region"))
+        return view.json(doc, status=status)
 
     @app.page("/tables/{name}/")  # type: ignore[untyped-decorator]
     async def show_table(view: Any, request: Any, name: str) -> Any:

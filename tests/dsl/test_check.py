@@ -174,3 +174,22 @@ def test_diagnostics_come_back_sorted_by_position() -> None:
     lines = [(d.span.line, d.span.col) for d in got]
     assert lines == sorted(lines)
     assert len(got) >= 3
+
+
+def test_a_rule_with_a_penalty_and_no_department_is_warned_about() -> None:
+    fined = EVENT_RULE + '  penalty 50 CNY to "clerk"\n'
+    [d] = diagnose(fined)
+    assert (d.code, d.span.line, d.span.col, d.severity) == ("W303", 1, 6, "warning")
+    assert d.message == "rule R has a penalty but names no responsible department"
+    assert diagnose(fined + '  label department = "sales"\n') == []
+
+
+def test_a_penalty_in_a_tier_needs_a_department_too_and_it_must_be_known() -> None:
+    body = (
+        "  severity warning\n  after order.entered\n  expect order.confirmed\n  key order_id\n"
+        '  label department = "marketing"\n'
+        '  tier 1d {\n    message "late"\n    penalty 10 CNY to "clerk"\n  }\n'
+    )
+    [d] = diagnose(body)
+    assert (d.code, d.span.line, d.message) == ("W304", 6, "unknown department 'marketing'")
+    assert d.hint == "the departments are sales, review, production, quality, warehouse, logistics"

@@ -29,22 +29,11 @@ from decimal import Decimal
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from contract.assessment import LedgerEntry
+from contract.assessment import DEPARTMENT_LABEL, DEPARTMENTS, LedgerEntry
 from contract.events import Alert, AssessmentVoid, Event
 
-# The responsible departments, after the time-management policy's 四、责任与考核: sales
-# (entry, confirmation, informing the customer), the reviewing departments (review),
-# production (scheduling, the plan, daily progress), quality (inspection), warehouse
-# (packing), logistics (shipping).
-DEPARTMENTS: tuple[str, ...] = (
-    "sales",
-    "review",
-    "production",
-    "quality",
-    "warehouse",
-    "logistics",
-)
-DEPARTMENT_LABEL = "department"
+__all__ = ["DEPARTMENTS", "DEPARTMENT_LABEL"]  # re-exported: the kpi code reads them here
+
 # A rule labelled ``assessment = "exempt"`` raises operational alerts, not breaches.
 ASSESSMENT_LABEL = "assessment"
 EXEMPT = "exempt"
