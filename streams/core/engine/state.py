@@ -296,6 +296,23 @@ def read_alert(tables: Tables, fp: str) -> FiringAlert | None:
         return None
 
 
+def all_alerts(alerts: Table) -> list[tuple[str, FiringAlert]]:
+    """Every firing alert that decodes (the others are dropped), in table order."""
+    found: list[tuple[str, FiringAlert]] = []
+    bad: list[tuple[str, StateError]] = []
+    for fp, entry in list(alerts.items()):
+        try:
+            firing = decode_alert(entry)
+        except StateError as err:
+            bad.append((fp, err))
+            continue
+        if firing is not None:
+            found.append((fp, firing))
+    for fp, problem in bad:
+        _dropped(alerts, fp, problem)
+    return found
+
+
 def write_alert(tables: Tables, firing: FiringAlert) -> None:
     tables["rule_alerts"][firing.alert.fingerprint] = encode_alert(firing)
 

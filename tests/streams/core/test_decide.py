@@ -21,8 +21,7 @@ from dsl.compile import compile_file
 from dsl.compiled import CompiledRule, Decision
 from dsl.loader import load_rules
 from dsl.parser import parse
-from streams.core.engine import event_rules
-from streams.core.engine import Engine, bind, fingerprint, order_of, rule_env
+from streams.core.engine import Engine, bind, event_rules, fingerprint, order_of, rule_env
 from streams.core.state import StateView, Tables, apply_event, empty_tables
 
 ROOT = Path(__file__).resolve().parents[3]
