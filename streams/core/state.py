@@ -49,9 +49,10 @@ TABLE_NAMES: tuple[str, ...] = (
     "forecast_model",  # model -> {"qty", "by_region": {region: qty}}
     "orders",  # order_id -> order record (see ``new_order``)
     # The rule engine's own state lives in tables too, so it survives a restart:
-    "rule_timers",  # "rule|key" -> pending deadline (start event, tiers, tiers fired)
-    "rule_alerts",  # fingerprint -> last alert status sent ("firing"/"resolved")
-    "rule_clock",  # "engine" -> {"watermark", "schedules": {rule: last deadline}}
+    # (typed entries and their codec: ``streams.core.engine.state``)
+    "rule_timers",  # "rule|key" -> a Watch (start event, tiers, tiers fired)
+    "rule_alerts",  # fingerprint -> a FiringAlert (the alert firing now)
+    "rule_clock",  # "engine" -> EngineClock, "schedule:RULE" -> SchedulePeriod
 )
 
 SEQ = "_seq"
