@@ -16,7 +16,7 @@ now, the resolving event's numbers) and its ``message`` says what resolved it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -25,7 +25,7 @@ from contract.events import Alert, Event, Penalty
 from dsl.builtins import EvaluationFailed
 from dsl.compiled import Outcome
 from streams.core.engine.rules import Prepared, RuleEnv
-from streams.core.engine.state import FiringAlert, read_alert, write_alert
+from streams.core.engine.state import FiringAlert, write_alert
 from streams.core.engine.values import duration_text, event_numbers, json_value
 from streams.core.state import Tables
 
@@ -100,24 +100,18 @@ def fire(tables: Tables, alert: Alert, seq: int | None) -> Alert:
 
 def resolve(
     tables: Tables,
-    fp: str,
+    firing: FiringAlert,
     event: Event,
     by: list[str],
-    values: Callable[[Alert], dict[str, Any]],
+    values: dict[str, Any],
     why: str,
-) -> Alert | None:
-    """The alert firing under ``fp``, resolved by ``event`` (None if none fires), then
-    forgotten: ``values(fired alert)`` are its values at resolution, its message names the
-    event and says ``why``."""
-    firing = read_alert(tables, fp)
-    if firing is None:
-        return None
-    del tables["rule_alerts"][fp]
+) -> Alert:
+    """The firing alert, resolved by ``event`` and forgotten: ``values`` are its values at
+    resolution, its message names the event and says ``why``."""
+    del tables["rule_alerts"][firing.alert.fingerprint]
     message = f"Resolved by {event.type} {event.event_id}: {why}"
     update = {"status": "resolved", "at": event.event_time, "triggered_by": by}
-    return firing.alert.model_copy(
-        update={**update, "values": values(firing.alert), "message": message}
-    )
+    return firing.alert.model_copy(update={**update, "values": values, "message": message})
 
 
 def values_text(values: Mapping[str, Any]) -> str:

@@ -25,7 +25,15 @@ from dsl.builtins import EvaluationFailed
 from dsl.calendar import CalendarError
 from streams.core.engine.alerts import fingerprint, fire, lateness, new_alert, resolve
 from streams.core.engine.rules import Judging, Prepared, RuleEnv, bind, order_of, rule_env
-from streams.core.engine.state import Watch, all_watches, read_watch, watch_key, write_watch
+from streams.core.engine.state import (
+    FiringAlert,
+    Watch,
+    all_watches,
+    read_alert,
+    read_watch,
+    watch_key,
+    write_watch,
+)
 from streams.core.engine.values import event_numbers
 from streams.core.state import StateView, Table, Tables
 
@@ -136,7 +144,7 @@ class Watches:
         if rule.where is not None and not rule.where(env):
             return []
         tiers = tier_deadlines(prepared, env, event.event_time)
-        alerts = self.end(tables, wkey, event, "restarted") if old is not None else []
+        alerts = self.end(tables, wkey, old, event, "restarted") if old is not None else []
         start_event = event.model_dump(mode="json")
         self.store(tables, Watch(rule.id, key, event.event_time, seq, start_event, tiers))
         return alerts
@@ -158,7 +166,7 @@ class Watches:
             return []  # nothing to end, or the watch started after this event
         if not satisfies(prepared, env, key, watch.start, watch.expect_deadline):
             return []
-        return self.end(tables, wkey, event, "expected")
+        return self.end(tables, wkey, watch, event, "expected")
 
     def cancelled(self, tables: Tables, wkeys: list[str], event: Event, seq: int) -> list[Alert]:
         """A ``cancel on`` event ends the watches ``wkeys`` that started before it."""
@@ -166,48 +174,30 @@ class Watches:
         for wkey in wkeys:
             watch = read_watch(tables, wkey)
             if watch is not None and (watch.seq is None or watch.seq < seq):
-                alerts += self.end(tables, wkey, event, "cancelled")
+                alerts += self.end(tables, wkey, watch, event, "cancelled")
         return alerts
 
-    def end(self, tables: Tables, wkey: str, event: Event, ending: Ending) -> list[Alert]:
-        """Remove a watch; each tier it had fired is resolved by ``event``.
+    def end(
+        self, tables: Tables, wkey: str, watch: Watch, event: Event, ending: Ending
+    ) -> list[Alert]:
+        """Remove the watch under ``wkey``; each tier it had fired is resolved by ``event``.
 
         A step that comes after a deadline the clock had not yet passed (the live worker
         fires deadlines on its next tick) is late all the same: the tiers it missed fire
         first, at their deadlines, and are resolved with the rest.
         """
-        watch = read_watch(tables, wkey)
-        if watch is None:
-            return []
-        alerts = self.fire_due(tables, wkey, watch, event.event_time)
-        watch = read_watch(tables, wkey)
-        if watch is None:
+        alerts, after = self.fire_due(tables, wkey, watch, event.event_time)
+        if after is None:
             return alerts  # its rule left the rule set
         del tables["rule_timers"][wkey]
-        by = [i for i in (watch.event_id, event.event_id) if i]
-        deadlines = dict(watch.tiers)
-        for tier in watch.fired:
-            fp = fingerprint(watch.rule, watch.tier_identity(tier), watch.key)
-            resolved = self._resolve_tier(tables, fp, event, by, deadlines[tier], ending)
-            if resolved is not None:
-                alerts.append(resolved)
+        by = [i for i in (after.event_id, event.event_id) if i]
+        deadlines = dict(after.tiers)
+        for tier in after.fired:
+            fp = fingerprint(after.rule, after.tier_identity(tier), after.key)
+            firing = read_alert(tables, fp)
+            if firing is not None:
+                alerts.append(_resolve_tier(tables, firing, event, by, deadlines[tier], ending))
         return alerts
-
-    @staticmethod
-    def _resolve_tier(
-        tables: Tables, fp: str, event: Event, by: list[str], deadline: datetime, ending: Ending
-    ) -> Alert | None:
-        def values(fired: Alert) -> dict[str, Any]:
-            kept = {k: v for k, v in fired.values.items() if not k.startswith("event.")}
-            return {**kept, **event_numbers(event)}
-
-        if ending == "expected":
-            why = lateness(event.event_time, deadline)
-        elif ending == "cancelled":
-            why = "the watch is cancelled"
-        else:
-            why = "the watch started again"
-        return resolve(tables, fp, event, by, values, why)
 
     # --- time passing -----------------------------------------------------------------
 
@@ -221,16 +211,19 @@ class Watches:
             watch = read_watch(tables, wkey)
             if watch is None or watch.next_deadline != at:
                 continue  # ended or rescheduled since it was indexed
-            alerts += self.fire_due(tables, wkey, watch, now)
+            alerts += self.fire_due(tables, wkey, watch, now)[0]
         return alerts
 
-    def fire_due(self, tables: Tables, wkey: str, watch: Watch, now: datetime) -> list[Alert]:
-        """Fire the watch's tiers whose deadline ``now`` is past."""
+    def fire_due(
+        self, tables: Tables, wkey: str, watch: Watch, now: datetime
+    ) -> tuple[list[Alert], Watch | None]:
+        """Fire the watch's tiers whose deadline ``now`` is past; the alerts, and the watch
+        as stored now (None: dropped, its rule left the rule set)."""
         prepared = self.judging.rules.get(watch.rule)
         if prepared is None:
             # The rule left the rule set (a reload) after the watch began: drop the watch.
             del tables["rule_timers"][wkey]
-            return []
+            return [], None
         fired = list(watch.fired)
         alerts: list[Alert] = []
         for tier_name, deadline in watch.pending():
@@ -240,8 +233,9 @@ class Watches:
             alert = self._fire_tier(tables, prepared, watch, tier_name, deadline)
             if alert is not None:
                 alerts.append(alert)
-        self.store(tables, replace(watch, fired=tuple(fired)))
-        return alerts
+        after = replace(watch, fired=tuple(fired))
+        self.store(tables, after)
+        return alerts, after
 
     def _fire_tier(
         self, tables: Tables, prepared: Prepared, watch: Watch, tier_name: str, deadline: datetime
@@ -264,3 +258,23 @@ class Watches:
             self.judging.failed(prepared, exc)
             return None
         return fire(tables, alert, None)
+
+
+def _resolve_tier(
+    tables: Tables,
+    firing: FiringAlert,
+    event: Event,
+    by: list[str],
+    deadline: datetime,
+    ending: Ending,
+) -> Alert:
+    """A fired tier resolved as its watch ends: its values with the resolving event's numbers."""
+    kept = {k: v for k, v in firing.alert.values.items() if not k.startswith("event.")}
+    values = {**kept, **event_numbers(event)}
+    if ending == "expected":
+        why = lateness(event.event_time, deadline)
+    elif ending == "cancelled":
+        why = "the watch is cancelled"
+    else:
+        why = "the watch started again"
+    return resolve(tables, firing, event, by, values, why)

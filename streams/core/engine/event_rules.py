@@ -18,20 +18,20 @@ from contract.events import Alert, Event
 from dsl.compiled import Decision
 from streams.core.engine.alerts import fingerprint, fire, new_alert, resolve, values_text
 from streams.core.engine.rules import Judging, Prepared, RuleEnv, bind
-from streams.core.engine.state import read_alert
+from streams.core.engine.state import FiringAlert, read_alert
 from streams.core.engine.values import event_numbers, json_value
 from streams.core.state import Tables
 
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """An event rule fires (``fires``) or resolves the alert ``fp`` of ``key``; ``lets``:
-    the lets' values of this evaluation, in order."""
+    """An event rule fires (``fires``) or resolves ``firing``, the alert of ``key``;
+    ``lets``: the lets' values of this evaluation, in order."""
 
     fires: bool
     lets: tuple[Any, ...]
     key: dict[str, str]
-    fp: str
+    firing: FiringAlert | None
 
 
 def verdict(
@@ -57,8 +57,8 @@ def verdict(
         if firing is None:
             return None  # nothing firing for this key: nothing to resolve
         lets = tuple(env.lets.get(name) for name in prepared.let_names)
-        return Verdict(False, lets, key, fp)
-    return Verdict(True, result, key, fp)
+        return Verdict(False, lets, key, firing)
+    return Verdict(True, result, key, firing)
 
 
 def judge(
@@ -74,12 +74,11 @@ def judge(
     found = verdict(prepared, tables, env, event, order, seq)
     if found is None:
         return []
-    if not found.fires:
+    if found.firing is not None and not found.fires:
         values = {n: json_value(v) for n, v in zip(prepared.let_names, found.lets, strict=True)}
         values.update(event_numbers(event))
         why = f"the condition no longer holds ({values_text(values)})"
-        resolved = resolve(tables, found.fp, event, [event.event_id], lambda _: values, why)
-        return [] if resolved is None else [resolved]
+        return [resolve(tables, found.firing, event, [event.event_id], values, why)]
     bind(env, prepared, found.key)
     env.lets = dict(zip(prepared.let_names, found.lets, strict=True))
     alert = new_alert(

@@ -153,7 +153,7 @@ class Schedules:
             if watch is not None and satisfies(
                 prepared, env, key, watch.start, watch.expect_deadline
             ):
-                alerts += self.watches.end(tables, wkey, event, "expected")
+                alerts += self.watches.end(tables, wkey, watch, event, "expected")
         period = _period(tables, prepared, event.event_time)
         start = previous_deadline(prepared, period.deadline)
         if satisfies(prepared, env, key, start, period.deadline):

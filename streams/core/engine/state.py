@@ -13,8 +13,8 @@ schedule's open watches are the ``rule_timers`` entries of its periods.
   ``"schedule:RULE"`` -> ``SchedulePeriod`` (the period a schedule rule is in). Other
   keys belong to other hooks (``streams.worker.rulehook``) and are never read here.
 
-Compatibility with tables written before this module (engine of issue 8 part 2 and
-earlier): every old entry decodes. The old shapes are the new ones plus derived fields
+Compatibility with tables written before this module (the one-module engine up to commit
+9d99d45): every old entry decodes. The old shapes are the new ones plus derived fields
 (``event_id``, ``event_type``, ``expect_deadline`` and ``next`` of a watch; ``status`` of
 an alert entry; ``open`` of a schedule period), which decoding ignores and the next
 write drops. An old alert entry whose status is not ``firing`` is read as no entry (the
