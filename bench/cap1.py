@@ -8,7 +8,7 @@ compiled rule's contender is ``CompiledRule.decide`` (the closures, the language
 evaluator); ``rule-engine`` and ``zen-engine`` run alongside.
 
 Figure 2, the engine: ``Engine``'s own code for one event and the rule, given only the
-event: the order record and environment (per event) and ``Engine.verdict`` (the rule's
+event: the order record and environment (per event) and ``streams.core.engine.verdict`` (the rule's
 alert state: key + fingerprint + ``rule_alerts`` entry, then the decision), in two states
 of the tables: no CAP-1 alert firing and one firing (for another order). Left out is
 building the alert, which a hand-written rule inside the engine would need alike. Before
@@ -31,7 +31,7 @@ import zen
 from contract.events import OrderEntered, RegionLimits, WeeklyForecast, parse_event
 from dsl.calendar import load_calendars
 from dsl.compiled import CompiledRule
-from streams.core.engine import Engine, RuleEnv, order_of, rule_env
+from streams.core.engine import Engine, RuleEnv, order_of, rule_env, verdict
 from streams.core.state import StateView, Tables, apply_event, empty_tables
 
 RULES_DIR = Path(__file__).resolve().parents[1] / "rules"
@@ -183,7 +183,7 @@ SEQ = 10**9  # newer than anything in the tables: never a redelivery
 
 def engine_path(rule: CompiledRule, tables: Tables) -> Evaluate:
     """The engine's own code per event for one event rule: the order record and the
-    environment (``Engine.on_event``), then ``Engine.verdict`` (key, fingerprint,
+    environment (``Engine.on_event``), then ``streams.core.engine.verdict`` (key, fingerprint,
     ``rule_alerts`` entry and decision). Given only the event;
     no alert is built (a firing event's verdict is returned instead)."""
     engine = Engine([rule], load_calendars(RULES_DIR / "calendars"))
@@ -192,8 +192,8 @@ def engine_path(rule: CompiledRule, tables: Tables) -> Evaluate:
     def evaluate(event: OrderEntered, _view: StateView, _order: Any, _env: RuleEnv) -> object:
         order = order_of(tables, event)  # once per event
         env = rule_env(event, order, view, event.event_time)  # once per event
-        found = engine.verdict(prepared, tables, env, event, order, SEQ)  # per rule
-        return found is not None and found.values is not None
+        found = verdict(prepared, tables, env, event, order, SEQ)  # per rule
+        return found is not None and found.fires
 
     return evaluate
 

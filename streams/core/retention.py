@@ -14,16 +14,11 @@ retention well beyond the time any source may be late.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import date, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
+from streams.core.engine.state import all_alerts, all_watches
 from streams.core.state import Tables, expired_orders, expired_plan_lines
-
-
-def _order_id(key: Mapping[str, Any] | None) -> Any:
-    return (key or {}).get("order_id")
 
 
 def prune_closed(tables: Tables, now: datetime, retention: timedelta) -> list[str]:
@@ -36,10 +31,12 @@ def prune_closed(tables: Tables, now: datetime, retention: timedelta) -> list[st
     for order_id in gone:
         del tables["orders"][order_id]
     timers, alerts = tables["rule_timers"], tables["rule_alerts"]
-    for wkey in [k for k, watch in timers.items() if _order_id(watch.get("key")) in ids]:
-        del timers[wkey]
-    for fp in [k for k, e in alerts.items() if _order_id((e.get("alert") or {}).get("key")) in ids]:
-        del alerts[fp]
+    for wkey, watch in all_watches(timers):
+        if watch.key.get("order_id") in ids:
+            del timers[wkey]
+    for fp, firing in all_alerts(alerts):
+        if firing.alert.key.get("order_id") in ids:
+            del alerts[fp]
     return gone
 
 

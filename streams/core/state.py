@@ -52,9 +52,10 @@ TABLE_NAMES: tuple[str, ...] = (
     # "region|model|day" -> a daily shipping plan line (see ``_apply_plan_line``)
     "plan_lines",
     # The rule engine's own state lives in tables too, so it survives a restart:
-    "rule_timers",  # "rule|key" -> pending deadline (start event, tiers, tiers fired)
-    "rule_alerts",  # fingerprint -> last alert status sent ("firing"/"resolved")
-    "rule_clock",  # "engine" -> {"watermark", "schedules": {rule: last deadline}}
+    # (typed entries and their codec: ``streams.core.engine.state``)
+    "rule_timers",  # "rule|key" -> a Watch (start event, tiers, tiers fired)
+    "rule_alerts",  # fingerprint -> a FiringAlert (the alert firing now)
+    "rule_clock",  # "engine" -> EngineClock, "schedule:RULE" -> SchedulePeriod
 )
 
 SEQ = "_seq"

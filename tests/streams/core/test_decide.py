@@ -21,8 +21,7 @@ from dsl.compile import compile_file
 from dsl.compiled import CompiledRule, Decision
 from dsl.loader import load_rules
 from dsl.parser import parse
-from streams.core import engine as engine_module
-from streams.core.engine import Engine, _bind, fingerprint, order_of, rule_env
+from streams.core.engine import Engine, bind, event_rules, fingerprint, order_of, rule_env
 from streams.core.state import StateView, Tables, apply_event, empty_tables
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -58,7 +57,7 @@ def decide(rule: CompiledRule, **fields: Any) -> tuple[Decision, dict[str, Any]]
     prepared = Engine([rule], CALENDARS).rules[rule.id]
     order = order_of(tables, event)
     env = rule_env(event, order, StateView(tables), event.event_time)
-    decision = rule.decide(_bind(env, prepared, prepared.key_of(event, order)))
+    decision = rule.decide(bind(env, prepared, prepared.key_of(event, order)))
     return decision, dict(env.lets)
 
 
@@ -249,7 +248,7 @@ def test_a_bug_in_the_engines_bookkeeping_propagates(monkeypatch: pytest.MonkeyP
     def broken(*args: Any) -> Any:
         raise KeyError("seq")
 
-    monkeypatch.setattr(engine_module, "_redelivered", broken)
+    monkeypatch.setattr(event_rules, "read_alert", broken)
     engine, event = Engine([compile_src(MIXED)], CALENDARS), parse_event(entered_record())
     with pytest.raises(KeyError, match="seq"):
         engine.on_event(tables_with(event), event, 3)
@@ -295,6 +294,16 @@ def test_an_alert_is_remembered_while_it_fires_and_forgotten_when_it_resolves() 
     assert engine.on_event(tables, entered("e2", 60), 3) == []
     [resolved] = engine.on_event(tables, entered("e3", 10), 4)
     assert resolved.status == "resolved" and resolved.fingerprint == fp
+    # It carries the values at resolution and names the event that resolved it.
+    assert resolved.values == {
+        **{"stock": 50, "in_transit": 0, "forecast": 0, "cap": 50},
+        **{"event.quantity": 10, "event.amount": "5000"},
+    }
+    assert resolved.message == (
+        "Resolved by order.entered e3: the condition no longer holds (stock 50, in_transit 0,"
+        " forecast 0, cap 50, event.quantity 10, event.amount 5000)"
+    )
+    assert (resolved.triggered_by, resolved.message != fired.message) == (["e3"], True)
     assert fp not in tables["rule_alerts"]
 
 

@@ -186,7 +186,20 @@ def test_late_arrival_resolves_and_event_time_fires_due_timers_first() -> None:
     assert (fired.status, fired.at) == ("firing", at(2, 11))
     assert (resolved.status, resolved.at) == ("resolved", at(2, 14))
     assert resolved.fingerprint == fired.fingerprint
-    assert resolved.message == fired.message  # the resolved alert repeats what fired
+    # The resolved alert says what resolved it, how late, with the resolving event's numbers.
+    assert resolved.message == (
+        "Resolved by order.entered n1: 3h after the deadline 2026-03-02T11:00:00+08:00"
+    )
+    assert resolved.values == {
+        **{k: v for k, v in fired.values.items() if not k.startswith("event.")},
+        "event.quantity": 5,
+        "event.amount": "1000",
+    }
+    assert (resolved.severity, resolved.key, resolved.rule_set) == (
+        fired.severity,
+        fired.key,
+        fired.rule_set,
+    )
     assert resolved.triggered_by == ["r1", "n1"]
     assert run.tables["rule_timers"] == {} and run.tables["rule_alerts"] == {}
 
