@@ -4,8 +4,8 @@ Most figures are read at scrape time from what the worker keeps anyway (a custom
 collector, ``WorkerCollector``): the health monitor's lag, the progress positions, the
 event-time clock, the rule hook's status, and the engine's tables (alerts firing now,
 deadline watches); the current month's assessment per region is computed from the
-assessment's facts and ledger by ``assess`` (``AssessmentCollector``). Counting happens only where nothing keeps a count, and only in this
-shell, never in the pure core:
+assessment's facts and ledger by ``assess`` (``AssessmentCollector``). Counting happens
+only where nothing keeps a count, and only in this shell, never in the pure core:
 
 * events forwarded by ingest (``WorkerMetrics.event_in``);
 * alerts, counted once the judging that published them is committed
