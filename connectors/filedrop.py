@@ -21,7 +21,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -83,6 +83,45 @@ class FileOutcome:
     events: int
     rejections: tuple[Rejection, ...] = ()
     error: UnreadableFile | None = None
+    kind: str = "weekly"  # "weekly" demand plan or "daily" shipping plan (batch_kind)
+    withheld: int = 0  # good rows of a daily plan not published because of a bad one
+
+
+def batch_kind(batch: PlanBatch) -> str:
+    """ "daily" for a daily shipping plan (the only form published whole only), else "weekly"."""
+    return "daily" if batch.complete_only else "weekly"
+
+
+KINDS = ("weekly", "daily")
+ROW_OUTCOMES = ("published", "rejected", "withheld")
+FILE_OUTCOMES = ("published", "rows_rejected", "failed")
+
+
+def _zeros_by_kind() -> dict[tuple[str, str], int]:
+    return {(kind, outcome): 0 for kind in KINDS for outcome in ROW_OUTCOMES}
+
+
+@dataclass
+class FileCounters:
+    """What the watch folder did since it started, for ``/metrics``
+    (``connectors.filedrop_metrics``): rows by (kind, outcome), files by outcome.
+
+    Every key exists from the start, so a rate is defined before the first file, and a
+    scrape in another thread never sees the dicts change size."""
+
+    rows: dict[tuple[str, str], int] = field(default_factory=_zeros_by_kind)
+    files: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FILE_OUTCOMES, 0))
+
+    def count(self, outcome: FileOutcome) -> None:
+        if outcome.error is not None:
+            # No row of it was read (or the broker refused them all): a file, not rows.
+            self.files["failed"] += 1
+            return
+        kind = outcome.kind
+        self.rows[(kind, "published")] += outcome.events
+        self.rows[(kind, "rejected")] += len(outcome.rejections)
+        self.rows[(kind, "withheld")] += outcome.withheld
+        self.files["rows_rejected" if outcome.rejections else "published"] += 1
 
 
 def is_candidate(path: Path) -> bool:
@@ -140,6 +179,7 @@ class WatchFolder:
         self.source = source
         self.settle = settle
         self.clock = clock
+        self.counters = FileCounters()
 
     def candidates(self) -> list[Path]:
         """Dropped files, oldest first, so plans are published in the order they came."""
@@ -169,6 +209,7 @@ class WatchFolder:
                 # it goes to failed/ (logged with its traceback) and the watcher carries on.
                 log.exception("%s: cannot be processed", path.name)
                 outcome = self._failed(path, UnreadableFile(path.name, "cannot_read", repr(exc)))
+            self.counters.count(outcome)
             outcomes.append(outcome)
         return outcomes
 
@@ -297,4 +338,6 @@ def publish_file(
     records = batch_records(batch, topics, partial)
     sink.publish(records)
     published = len(records) - len(batch.rejections)
-    return FileOutcome(path.name, path, published, batch.rejections)
+    withheld = len(batch.events) - published
+    kind = batch_kind(batch)
+    return FileOutcome(path.name, path, published, batch.rejections, None, kind, withheld)

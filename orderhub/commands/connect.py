@@ -140,11 +140,26 @@ def _dry_run(files: Iterable[Path], region: str | None) -> int:
     show_default=True,
     help="Take a file only once it is this many seconds old (the ERP may still write it).",
 )
-def watch(directory: Path, once: bool, region: str | None, interval: float, settle: float) -> None:
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Serve Prometheus /metrics on ORDERHUB_WEB_HOST at this port (rows, files by outcome).",
+)
+def watch(
+    directory: Path,
+    once: bool,
+    region: str | None,
+    interval: float,
+    settle: float,
+    metrics_port: int | None,
+) -> None:
     """Publish CSV files dropped into DIRECTORY, then move them to processed/ or failed/."""
     from connectors.filedrop import WatchFolder
     from contract.topics import Topics
 
+    if once and metrics_port is not None:
+        raise click.UsageError("--metrics-port serves a running watcher; --once exits at once")
     _logging()
     settings = get_settings()
     with _sink(settings) as sink:
@@ -156,6 +171,10 @@ def watch(directory: Path, once: bool, region: str | None, interval: float, sett
             for outcome in outcomes:
                 _report(outcome)
             finish(_exit_code(outcomes))
+        if metrics_port is not None:
+            from connectors.filedrop_metrics import serve_metrics
+
+            serve_metrics(lambda: folder.counters, settings.web_host, metrics_port)
         stop = threading.Event()
         # SIGTERM finishes the file at hand (published and moved) before stopping.
         signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -36,6 +36,7 @@ from streams.core.assessment.ruleinfo import assessment_rules
 from streams.core.ingest import DeadLetter, decode
 from streams.core.ruleload import load_rule_set
 from streams.worker.durable import durable_table
+from streams.worker.metrics import AssessmentCollector, is_active
 from streams.worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ def register_assessment(app: Any, rt: Runtime, settings: Settings) -> None:
             await rt.writes.settle()
 
     app.agent(events, name="orderhub.assessment")(gather)
+    register_assessment_metrics(app, rt, table, kpi_rules)
 
     @app.page("/assessment/kpis")  # type: ignore[untyped-decorator]
     async def kpis(view: Any, request: Any) -> Any:
@@ -85,6 +87,19 @@ def register_assessment(app: Any, rt: Runtime, settings: Settings) -> None:
         facts: Facts = {key_of(k): row_from_json(v) for k, v in table.items() if v}
         result = assess(facts, ledger_entries(app), month, kpi_rules, region)
         return view.json(assessment_json(result))
+
+
+def register_assessment_metrics(app: Any, rt: Runtime, table: Any, rules: AssessmentRules) -> None:
+    """Per-region gauges of the current month on ``/metrics`` (``AssessmentCollector``)."""
+    rt.metrics.registry.register(
+        AssessmentCollector(
+            facts=lambda: {key_of(k): row_from_json(v) for k, v in table.items() if v},
+            entries=lambda: ledger_entries(app),
+            rules=rules,
+            now=rt.clock.now,
+            active=lambda: is_active(app, rt.topics.events),
+        )
+    )
 
 
 def _feed(table: Any, event: Any, rules: FactRules, latest: list[str], months: int) -> None:

@@ -3,8 +3,9 @@
 Most figures are read at scrape time from what the worker keeps anyway (a custom
 collector, ``WorkerCollector``): the health monitor's lag, the progress positions, the
 event-time clock, the rule hook's status, and the engine's tables (alerts firing now,
-deadline watches). Counting happens only where nothing keeps a count, and only in this
-shell, never in the pure core:
+deadline watches); the current month's assessment per region is computed from the
+assessment's facts and ledger by ``assess`` (``AssessmentCollector``). Counting happens
+only where nothing keeps a count, and only in this shell, never in the pure core:
 
 * events forwarded by ingest (``WorkerMetrics.event_in``);
 * alerts, counted once the judging that published them is committed
@@ -40,7 +41,10 @@ from prometheus_client import (
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from contract.assessment import LedgerEntry
 from contract.events import Alert, Event
+from streams.core.assessment.facts import Facts, month_of
+from streams.core.assessment.kpis import Assessment, AssessmentRules, assess
 from streams.core.hooks import RuleHook
 from streams.core.state import Tables
 from streams.worker.health import role, rule_status, tables_current
@@ -211,6 +215,21 @@ def gauge(name: str, doc: str, labels: Iterable[str] = ()) -> GaugeMetricFamily:
     return GaugeMetricFamily(name, doc, labels=list(labels))
 
 
+def holds_events(app: Any, events_topic: str) -> bool:
+    """Whether this worker holds the events topic (the active one does)."""
+    try:
+        held = app.consumer.assignment()
+    except Exception:  # no consumer yet (starting): nothing held
+        return False
+    return any(tp.topic == events_topic for tp in held)
+
+
+def is_active(app: Any, events_topic: str) -> bool:
+    """The active worker with its tables recovered: a standby's copies of the tables would
+    make every figure read from them appear twice in Prometheus."""
+    return holds_events(app, events_topic) and tables_current(app)
+
+
 class WorkerCollector:
     """The figures the worker keeps anyway, read at each scrape."""
 
@@ -232,14 +251,10 @@ class WorkerCollector:
             yield from self._tables()
 
     def _holds_events(self) -> bool:
-        try:
-            held = self.app.consumer.assignment()
-        except Exception:  # no consumer yet (starting): nothing held
-            return False
-        return any(tp.topic == self.rt.topics.events for tp in held)
+        return holds_events(self.app, self.rt.topics.events)
 
     def _active(self) -> bool:
-        return self._holds_events() and tables_current(self.app)
+        return is_active(self.app, self.rt.topics.events)
 
     def _health(self) -> Iterator[Metric]:
         status = self.monitor.status()
@@ -346,6 +361,77 @@ class WorkerCollector:
                 earliest.add_metric([rule_id], due)
         yield pending
         yield earliest
+
+
+# --- the assessment, per region -------------------------------------------------------------
+
+
+def assessment_gauges(assessment: Assessment) -> list[GaugeMetricFamily]:
+    """The month's figures per region (issue 10): the daily plan's on-time rate and demand
+    fulfilment of the month (none for a region without approved plan lines: there is
+    nothing to measure), breaches and fines of the ledger's unvoided entries."""
+    labels = ["month", "region"]
+    on_time = gauge(
+        "orderhub_assessment_daily_plan_on_time_ratio",
+        "Approved daily shipping plan lines of the month shipped in full on their day, over "
+        "all such lines (日发货计划及时率), per region.",
+        labels,
+    )
+    fulfilment = gauge(
+        "orderhub_assessment_demand_fulfilment_ratio",
+        "Quantity shipped against the month's approved daily plan (per model at most the "
+        "planned quantity) over the planned quantity (需求满足率), per region.",
+        labels,
+    )
+    breaches = gauge(
+        "orderhub_assessment_breaches",
+        "Unvoided ledger entries of the month (breaches, fined or not), per region.",
+        labels,
+    )
+    fines = gauge(
+        "orderhub_assessment_fines_cny",
+        "Fines of the month's unvoided ledger entries in CNY, per region.",
+        labels,
+    )
+    month = assessment.month
+    for kpis in assessment.periods:
+        if kpis.period != "month":
+            continue
+        if kpis.on_time_rate is not None:
+            on_time.add_metric([month, kpis.region], kpis.on_time_rate)
+        if kpis.fulfilment is not None:
+            fulfilment.add_metric([month, kpis.region], kpis.fulfilment)
+    for region in assessment.region_fines:
+        breaches.add_metric([month, region.region], float(region.breaches))
+        fines.add_metric([month, region.region], float(region.amount))
+    return [on_time, fulfilment, breaches, fines]
+
+
+class AssessmentCollector:
+    """The current business month's assessment per region, computed at each scrape by the
+    same ``assess`` as ``/assessment/kpis`` and ``orderhub report assessment``.
+
+    The current month is the event-time watermark's in the calendar's zone: the month the
+    rules' deadlines are in, also when events are replayed from another month; nothing is
+    served before the first event, nor by a standby (its copies would count twice)."""
+
+    def __init__(
+        self,
+        facts: Callable[[], Facts],
+        entries: Callable[[], Iterable[LedgerEntry]],
+        rules: AssessmentRules,
+        now: Callable[[], datetime | None],
+        active: Callable[[], bool],
+    ) -> None:
+        self.facts, self.entries, self.rules = facts, entries, rules
+        self.now, self.active = now, active
+
+    def collect(self) -> Iterator[Metric]:
+        now = self.now()
+        if now is None or not self.active():
+            return
+        month = month_of(self.rules.calendar.local_date(now))
+        yield from assessment_gauges(assess(self.facts(), self.entries(), month, self.rules))
 
 
 # --- dead letters, from the topic ----------------------------------------------------------
