@@ -147,6 +147,14 @@ class Schedules:
         if not isinstance(value, str):
             raise EvaluationFailed(f"{event.type} has no {schedule.for_each}")
         key: dict[str, str] = {schedule.for_each: value}
+        stored = read_period(tables, prepared.rule.id)
+        if stored is not None and stored.deadline < event.event_time:
+            # A delivery after a deadline the clock has not yet passed (the live worker
+            # closes periods on its next tick) is late all the same: close the period
+            # first, as replay had at the deadline, so the watch it opens fires and this
+            # delivery resolves it. Closing only opens watches: an on-time delivery of
+            # another key that is still on its way ends its watch without an alert.
+            self._advance(tables, prepared, event.event_time)
         alerts: list[Alert] = []
         for wkey in open_periods(tables, prepared.rule.id, key):
             watch = read_watch(tables, wkey)

@@ -171,8 +171,18 @@ def plan_rule() -> CompiledRule:
 class Run:
     """Tables plus an engine, fed the way the worker feeds them: apply, then judge."""
 
-    def __init__(self, *rules: CompiledRule, calendars: dict[str, Calendar] | None = None):
-        self.engine = Engine(list(rules), calendars or {}, DEFAULT_CALENDAR)
+    def __init__(
+        self,
+        *rules: CompiledRule,
+        calendars: dict[str, Calendar] | None = None,
+        timers_follow_events: bool = True,
+    ):
+        self.engine = Engine(
+            list(rules),
+            calendars or {},
+            DEFAULT_CALENDAR,
+            timers_follow_events=timers_follow_events,
+        )
         self.tables: Tables = empty_tables()
         self.seq = 0
 

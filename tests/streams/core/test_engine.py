@@ -386,8 +386,9 @@ def plan(eid: str, region: str, month: str, day: int, month_of_send: int = 11) -
     return event(eid, "plan.monthly", when, region=region, month=month, model="M1", quantity=5)
 
 
-def schedule_run() -> Run:
-    run = Run(plan_rule(), calendars=load_calendars(ROOT / "rules" / "calendars"))
+def schedule_run(timers_follow_events: bool = True) -> Run:
+    calendars = load_calendars(ROOT / "rules" / "calendars")
+    run = Run(plan_rule(), calendars=calendars, timers_follow_events=timers_follow_events)
     for region in ("east", "west"):
         fields = {"region": region, "reasonable_stock": 10}
         run.send(event("l-" + region, "inventory.region_limits", at(1, month=11), **fields))
@@ -408,6 +409,39 @@ def test_schedule_fires_for_the_region_without_a_plan_and_resolves_when_it_comes
     assert alert.fingerprint == fingerprint("PLAN-1", identity, {"region": "west"})
     [resolved] = run.send(plan("p2", "west", "2026-12", 23))
     assert resolved.status == "resolved" and resolved.fingerprint == alert.fingerprint
+
+
+def live_schedule_run() -> Run:
+    """As the live worker judges: deadlines pass only on its ticks (the watermark), the
+    first of which follows the first events."""
+    run = schedule_run(timers_follow_events=False)
+    assert run.tick(at(1, 1, month=11)) == []
+    return run
+
+
+def test_a_late_plan_before_the_live_tick_passed_the_deadline_is_late_all_the_same() -> None:
+    # Replay: the deadline passes (west fires), then west's plan of the 23rd resolves it.
+    replayed = schedule_run()
+    replayed.send(plan("p1", "east", "2026-12", 5))
+    replay_alerts = replayed.send(plan("p2", "west", "2026-12", 23))
+    # Live: the plan of the 23rd arrives before any tick passed the 20th, 15:00.
+    live = live_schedule_run()
+    live.send(plan("p1", "east", "2026-12", 5))
+    assert live.tick(at(20, 14, month=11)) == []
+    live_alerts = live.send(plan("p2", "west", "2026-12", 23))
+    assert live.tick(at(24, month=11)) == []
+    assert [(a.status, a.key, a.at) for a in live_alerts] == [
+        ("firing", {"region": "west"}, at(20, 15, month=11)),
+        ("resolved", {"region": "west"}, at(23, 10, month=11)),
+    ]
+    assert live_alerts == replay_alerts
+
+
+def test_an_on_time_plan_that_arrives_after_a_late_one_raises_nothing() -> None:
+    live = live_schedule_run()
+    assert live.send(plan("p2", "west", "2026-12", 23)) != []  # closes the period
+    assert live.send(plan("p1", "east", "2026-12", 19)) == []  # on time, though later
+    assert live.tick(at(24, month=11)) == []
 
 
 def test_schedule_plan_for_the_wrong_month_does_not_count() -> None:
