@@ -249,7 +249,15 @@ class LiveRules:
                 alerts.append(alert)
         for name in [name for name in open_alerts if name not in current]:
             fired = Alert.model_validate(open_alerts.pop(name))
-            alerts.append(fired.model_copy(update={"status": "resolved", "at": at}))
+            # Says what resolved it, with the values at resolution (as the engine's do).
+            resolved = {
+                "status": "resolved",
+                "at": at,
+                "message": f"Resolved: {name} loads again (rule set {self.engine.rule_set})",
+                "values": {**fired.values, "errors": []},
+                "rule_set": self.engine.rule_set,
+            }
+            alerts.append(fired.model_copy(update=resolved))
         if alerts:
             clock[OPEN_LOAD_ALERTS] = open_alerts  # a new value: Faust sees assignments only
         return alerts

@@ -310,7 +310,10 @@ def test_fixing_the_file_resolves_its_alert(tmp_path: Path) -> None:
         "resolved",
         at(2, 14),
     )
-    assert resolved.values == fired.values  # what was wrong, as fired
+    # the values at resolution, and what resolved it (issue 9): no error left
+    assert fired.values["errors"] != [] and resolved.values == {**fired.values, "errors": []}
+    assert resolved.message.startswith("Resolved: approval.rule loads again (rule set ")
+    assert resolved.rule_set == live.status()["version"]
     assert live.status()["errors"] == [] and list(live.engine.rules) == ["APR-1"]
     assert live.on_tick(tables, at(2, 15)) == []
 
