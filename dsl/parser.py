@@ -767,10 +767,3 @@ class _FileParser:
 def parse(text: str, file: str = "<string>") -> ParseResult:
     """Parse rule text. Never raises for bad input: problems are in ``diagnostics``."""
     return _FileParser(text, file).parse()
-
-
-def parse_expression(text: str, file: str = "<string>") -> tuple[a.Expr | None, list[Diagnostic]]:
-    """One expression (tests, and tools that evaluate a single condition)."""
-    parser = _FileParser(text, file)
-    expr = parser._parse_expr(text, 1, 1)
-    return expr, parser.diags
