@@ -71,6 +71,7 @@ rules-check: venv
 
 bench: venv
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.rulefile
 
 clean: stop
 	rm -rf .orderhub deploy/target

@@ -101,14 +101,6 @@ class Calendar:
         """The first working day strictly after ``d``."""
         return next(self._working_days_after(d))
 
-    def previous_working_day(self, d: date) -> date:
-        """The last working day strictly before ``d``."""
-        for n in range(1, _MAX_SEARCH_DAYS):
-            candidate = d - timedelta(days=n)
-            if self.is_working_day(candidate):
-                return candidate
-        raise CalendarError(f"calendar {self.name!r} has no working day before {d}")
-
     def on_schedule(self, d: date, weekdays: frozenset[int]) -> bool:
         """True when ``d`` is a release day of a weekly schedule (Mon=0 … Sun=6).
 

@@ -77,10 +77,13 @@ def _caret_line(line: str, span: Span) -> str:
 
 def render(diag: Diagnostic, source: str | None) -> str:
     """One diagnostic as text; ``source`` is the file's text (None: no source line shown)."""
+    return _render(diag, source.splitlines() if source is not None else [])
+
+
+def _render(diag: Diagnostic, source_lines: Sequence[str]) -> str:
     s = diag.span
     level = "" if diag.is_error else "warning: "
     lines = [f"{s.file}:{s.line}:{s.col}: {diag.code} {level}{diag.message}"]
-    source_lines = source.splitlines() if source is not None else []
     if 1 <= s.line <= len(source_lines):
         line = source_lines[s.line - 1]
         lines += [line, _caret_line(line, s)]
@@ -91,7 +94,17 @@ def render(diag: Diagnostic, source: str | None) -> str:
 
 def render_all(diags: Sequence[Diagnostic], sources: Mapping[str, str]) -> str:
     """Every diagnostic, sorted, separated by blank lines; ``sources`` maps file → text."""
-    return "\n\n".join(render(d, sources.get(d.span.file)) for d in sort_diagnostics(diags))
+    # Each file is split into lines once: per diagnostic, thousands of warnings in a large
+    # file would split it thousands of times.
+    split: dict[str, list[str]] = {}
+
+    def lines(file: str) -> list[str]:
+        if file not in split:
+            source = sources.get(file)
+            split[file] = source.splitlines() if source is not None else []
+        return split[file]
+
+    return "\n\n".join(_render(d, lines(d.span.file)) for d in sort_diagnostics(diags))
 
 
 def render_json(diags: Sequence[Diagnostic]) -> str:

@@ -17,17 +17,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from lark import Lark, Token, v_args
+from lark import Lark, Token, Tree
 from lark.exceptions import (
     UnexpectedCharacters,
     UnexpectedEOF,
     UnexpectedInput,
     UnexpectedToken,
-    VisitError,
 )
 from lark.lexer import PatternRE, PatternStr, TerminalDef
 from lark.tree import Meta
-from lark.visitors import Transformer_NonRecursive
 
 from dsl import ast as a
 from dsl.diagnostics import Diagnostic
@@ -114,11 +112,10 @@ class _Shift:
         return Diagnostic(d.code, d.message, self.span(d.span), d.hint, d.severity)
 
 
-# Non-recursive: a tree of any depth becomes an AST without a RecursionError; the clauses
-# nested too deeply for the later stages are then left out with a diagnostic (E104).
-@v_args(meta=True)
-class _ToAst(Transformer_NonRecursive[Token, Any]):
-    """Lark tree → ``dsl.ast``. Problems with literal values become diagnostics here."""
+class _ToAst:
+    """Lark tree → ``dsl.ast``: one method per grammar rule (or alias), called with the
+    node's positions and its children, already built. Problems with literal values become
+    diagnostics here."""
 
     def __init__(
         self,
@@ -126,11 +123,34 @@ class _ToAst(Transformer_NonRecursive[Token, Any]):
         parse_expr: Callable[[str, int, int], a.Expr | None],
         shift: _Shift = _Shift(),
     ) -> None:
-        super().__init__()
         self.file = file
         self.diags: list[Diagnostic] = []
         self._parse_expr = parse_expr
         self._shift = shift
+
+    def transform(self, tree: Tree[Token]) -> Any:
+        """Build bottom-up without recursion, so a tree of any depth becomes an AST without
+        a RecursionError (the clauses nested too deeply for the later stages are then left
+        out with an E104). Lark's own transformers wrap every call (functools.wraps per
+        node): this loop is what makes a 5 MB file's tree an AST in seconds."""
+        order: list[Any] = []
+        todo: list[Any] = [tree]
+        while todo:
+            node = todo.pop()
+            order.append(node)
+            if isinstance(node, Tree):
+                todo.extend(node.children)
+        built: list[Any] = []
+        for node in reversed(order):
+            if isinstance(node, Tree):
+                cut = len(built) - len(node.children)
+                children = built[cut:]
+                del built[cut:]
+                built.append(getattr(self, str(node.data))(node.meta, children))
+            else:
+                built.append(node)
+        [result] = built
+        return result
 
     def _s(self, meta: Meta | Token) -> a.Span:
         return self._shift.span(_span(self.file, meta))
@@ -676,6 +696,7 @@ class _FileParser:
         self.file = file
         self.diags: list[Diagnostic] = []
         self.comments: list[a.Comment] = []
+        self._templates: dict[str, Tree[Token] | Diagnostic] = {}
 
     def parse(self) -> ParseResult:
         items = self._parse_chunk(self.text, _Shift(), report=False)
@@ -707,7 +728,7 @@ class _FileParser:
                 self.comments.extend(
                     a.Comment(str(t), shift.span(_span(self.file, t))) for t in _SINK.tokens
                 )
-        items = _transform(transformer, lark_tree)
+        items = transformer.transform(lark_tree)
         self.diags.extend(transformer.diags)
         return list(items)
 
@@ -718,35 +739,31 @@ class _FileParser:
         would make a large file's parse quadratic.
         """
         shift = _Shift(line - 1, col - 1)
+        parsed = self._templates.get(source)
+        if parsed is None:
+            parsed = self._templates[source] = self._parse_template_expr(source)
+        if isinstance(parsed, Diagnostic):
+            self.diags.append(shift.diagnostic(parsed))
+            return None
         transformer = _ToAst(self.file, self._parse_expr, shift)
-        with _LOCK:
-            _SINK.tokens = []
-            try:
-                lark_tree = LARK.parse(source, start="expr")
-            except UnexpectedInput as err:
-                found = syntax_diagnostic(err, source, self.file, LARK, in_message=True)
-                self.diags.append(shift.diagnostic(found))
-                return None
-        expr: a.Expr = _transform(transformer, lark_tree)
+        expr: a.Expr = transformer.transform(parsed)
         deep = transformer.too_deep(expr)
         self.diags.extend(transformer.diags)
         return None if deep else expr
 
+    def _parse_template_expr(self, source: str) -> Tree[Token] | Diagnostic:
+        """The lark tree of a template expression, or its syntax error, at line 1 col 1.
 
-def _transform(transformer: _ToAst, tree: Any) -> Any:
-    try:
-        return transformer.transform(tree)
-    except VisitError as err:  # a bug in _ToAst, not in the rule: let it surface unwrapped
-        raise err.orig_exc from err
+        Kept per text: a large file says `{order_id}` thousands of times, and a lark tree
+        is not changed by building an AST from it."""
+        with _LOCK:
+            _SINK.tokens = []
+            try:
+                return LARK.parse(source, start="expr")
+            except UnexpectedInput as err:
+                return syntax_diagnostic(err, source, self.file, LARK, in_message=True)
 
 
 def parse(text: str, file: str = "<string>") -> ParseResult:
     """Parse rule text. Never raises for bad input: problems are in ``diagnostics``."""
     return _FileParser(text, file).parse()
-
-
-def parse_expression(text: str, file: str = "<string>") -> tuple[a.Expr | None, list[Diagnostic]]:
-    """One expression (tests, and tools that evaluate a single condition)."""
-    parser = _FileParser(text, file)
-    expr = parser._parse_expr(text, 1, 1)
-    return expr, parser.diags

@@ -7,10 +7,13 @@ of ``streams.core.state.StateView``.
 
 from __future__ import annotations
 
+import functools
 import types
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import AwareDatetime
@@ -85,15 +88,19 @@ def _ty(annotation: Any) -> Ty:
     return Ty(UNKNOWN)
 
 
-def event_fields(type_name: str) -> dict[str, Ty]:
-    """The fields of one event type as the language sees them (`time` is `event_time`)."""
+@functools.cache
+def event_fields(type_name: str) -> Mapping[str, Ty]:
+    """The fields of one event type as the language sees them (`time` is `event_time`).
+
+    Kept once per type (read-only): the checker asks for every rule, and reading a model's
+    annotations was a fifth of a large file's check."""
     model = EVENT_TYPES[type_name]
     fields = {
         name: _FIELD_OVERRIDES.get(name, _ty(info.annotation))
         for name, info in model.model_fields.items()
     }
     fields["time"] = Ty(TIME)
-    return fields
+    return MappingProxyType(fields)
 
 
 def has_order(type_name: str) -> bool:

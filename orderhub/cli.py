@@ -6,14 +6,13 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
 
 from contract.errors import OrderHubError
 from dsl.errors import DslError
-from orderhub.output import EXIT_BAD, EXIT_OK
+from orderhub.output import EXIT_BAD, EXIT_OK, dumps, format_option
 
 EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
 
@@ -25,11 +24,24 @@ def cli() -> None:
 
 
 @cli.command()
-def schema() -> None:
-    """Print the JSON Schema of every event type, for integrators."""
+@format_option(
+    "table",
+    "table: each event type's fields; json: the JSON Schema document, for integrators; "
+    "jsonl: {type, schema} per event type.",
+)
+def schema(output: str) -> None:
+    """Print every event type and its fields (--format json: the JSON Schema)."""
     from contract.events import event_json_schema
+    from orderhub import display
 
-    click.echo(json.dumps(event_json_schema(), indent=2, ensure_ascii=False))
+    document = event_json_schema()
+    if output == "json":
+        click.echo(dumps(document, output))
+    elif output == "jsonl":
+        types = display.schema_types(document)
+        click.echo(dumps([{"type": t, "schema": d} for t, d in types.items()], output))
+    else:
+        click.echo(display.schema_text(document))
 
 
 def _register() -> None:

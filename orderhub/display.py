@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -16,18 +17,23 @@ IN_TRANSIT_TABLES = {
 def grid(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     """Columns padded to their widest cell; numbers right-aligned."""
     cells = [[_cell(v) for v in row] for row in rows]
-    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
+    widths = [max([_width(h), *(_width(r[i]) for r in cells)]) for i, h in enumerate(headers)]
     numeric = [all(isinstance(row[i], int | float) for row in rows) for i in range(len(headers))]
 
     def line(values: Sequence[str]) -> str:
         padded = (
-            v.rjust(w) if num else v.ljust(w)
+            " " * (w - _width(v)) + v if num else v + " " * (w - _width(v))
             for v, w, num in zip(values, widths, numeric, strict=True)
         )
         return "  ".join(padded).rstrip()
 
     rule = "  ".join("-" * w for w in widths)
     return "\n".join([line(headers), rule, *(line(r) for r in cells)])
+
+
+def _width(text: str) -> int:
+    """Terminal columns: a Chinese region name (华东) takes two a character."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
 def _cell(value: object) -> str:
@@ -79,3 +85,40 @@ def table_text(entries: Mapping[str, Mapping[str, Any]]) -> str:
         fields.extend(f for f in entry if f not in fields)
     rows = [[key, *(entry.get(f, "") for f in fields)] for key, entry in sorted(entries.items())]
     return grid(["key", *fields], rows)
+
+
+def schema_types(document: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Event type -> its JSON Schema, from ``contract.events.event_json_schema()``."""
+    definitions = document.get("$defs", {})
+    mapping = document.get("discriminator", {}).get("mapping", {})
+    return {
+        name: definitions[ref.rsplit("/", 1)[-1]]
+        for name, ref in sorted(mapping.items())
+        if ref.rsplit("/", 1)[-1] in definitions
+    }
+
+
+def schema_text(document: Mapping[str, Any]) -> str:
+    """One row per field of every event type: type, field, JSON type, required."""
+    rows = []
+    for name, schema in schema_types(document).items():
+        required = set(schema.get("required", ()))
+        for field, prop in schema.get("properties", {}).items():
+            rows.append([name, field, _json_type(prop), "yes" if field in required else "no"])
+    return grid(["event type", "field", "type", "required"], rows)
+
+
+def _json_type(prop: Mapping[str, Any]) -> str:
+    """A property's type in a few characters: ``string (date)``, ``integer``, ``"x" | "y"``."""
+    if "const" in prop:
+        return json.dumps(prop["const"], ensure_ascii=False)
+    if "enum" in prop:
+        return " | ".join(json.dumps(v, ensure_ascii=False) for v in prop["enum"])
+    if "anyOf" in prop:
+        return " | ".join(_json_type(p) for p in prop["anyOf"])
+    if "$ref" in prop:
+        return str(prop["$ref"]).rsplit("/", 1)[-1]
+    kind = str(prop.get("type", "any"))
+    if kind == "array":
+        return f"array of {_json_type(prop.get('items', {}))}"
+    return f"{kind} ({prop['format']})" if "format" in prop else kind

@@ -13,12 +13,13 @@ import signal
 import threading
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
+from click.core import ParameterSource
 
 from contract.settings import Settings, get_settings
-from orderhub.output import EXIT_BAD, EXIT_OK, finish
+from orderhub.output import EXIT_BAD, EXIT_OK, dumps, finish, format_option
 
 if TYPE_CHECKING:
     from connectors.base import KafkaSink
@@ -85,18 +86,26 @@ _REGION = click.option(
 )
 @_REGION
 @click.option(
-    "--dry-run", is_flag=True, help="Print events as JSON lines, rejections on stderr; no Kafka."
+    "--dry-run", is_flag=True, help="Print the events (--format), rejections on stderr; no Kafka."
 )
 @click.option(
     "--partial",
     is_flag=True,
     help="Publish a daily shipping plan's good lines although some are bad (else none).",
 )
-def csv_files(files: tuple[Path, ...], region: str | None, dry_run: bool, partial: bool) -> None:
+@format_option(
+    "jsonl",
+    "With --dry-run: jsonl one event a line, json one array, table one row an event.",
+)
+def csv_files(
+    files: tuple[Path, ...], region: str | None, dry_run: bool, partial: bool, output: str
+) -> None:
     """Publish weekly demand plans and daily shipping plans (××区域周需求计划表, .csv or
     .xlsx) to the plans topic."""
     if dry_run:
-        finish(_dry_run(files, region))
+        finish(_dry_run(files, region, output))
+    if click.get_current_context().get_parameter_source("output") is not ParameterSource.DEFAULT:
+        raise click.UsageError("--format applies to --dry-run (publishing prints a summary)")
     from connectors.filedrop import publish_file
     from contract.topics import Topics
 
@@ -109,11 +118,12 @@ def csv_files(files: tuple[Path, ...], region: str | None, dry_run: bool, partia
     finish(_exit_code(outcomes))
 
 
-def _dry_run(files: Iterable[Path], region: str | None) -> int:
+def _dry_run(files: Iterable[Path], region: str | None, output: str) -> int:
     from connectors.exceptions import UnreadableFile
     from connectors.filedrop import parse_file
 
     code = EXIT_OK
+    shown: list[dict[str, Any]] = []  # json and table print once the widths are known
     for path in files:
         try:
             batch = parse_file(path, region=region)
@@ -122,11 +132,33 @@ def _dry_run(files: Iterable[Path], region: str | None) -> int:
             code = EXIT_REJECTED
             continue
         for event in batch.events:
-            click.echo(event.model_dump_json())
+            if output == "jsonl":
+                click.echo(event.model_dump_json())
+            else:
+                shown.append(event.model_dump(mode="json"))
         _show_rejections(batch.rejections)
         if batch.rejections:
             code = EXIT_REJECTED
+    if output == "json":
+        click.echo(dumps(shown, output))
+    elif output == "table":
+        click.echo(_event_table(shown))
     return code
+
+
+_HIDDEN = ("event_id", "source")  # generated per row: noise in a table for people
+
+
+def _event_table(events: list[dict[str, Any]]) -> str:
+    """One row an event, one column a field any of them has (but the generated ids)."""
+    from orderhub.display import grid
+
+    if not events:
+        return "(no events)"
+    fields: list[str] = []
+    for event in events:
+        fields.extend(f for f in event if f not in fields and f not in _HIDDEN)
+    return grid(fields, [[e.get(f, "") for f in fields] for e in events])
 
 
 @connect.command("watch")

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from contract.settings import get_settings
 from orderhub.output import EXIT_BAD as EXIT_PROBLEMS
 from orderhub.output import EXIT_OK, EXIT_USAGE, dumps, finish, format_option
+
+if TYPE_CHECKING:
+    from streams.offline.ruletest import CaseResult
 
 
 @click.group()
@@ -115,11 +119,16 @@ def fmt(paths: tuple[Path, ...], check_only: bool) -> None:
 
 @rules.command("test")
 @_PATHS
-def test(paths: tuple[Path, ...]) -> None:
+@format_option(
+    "table",
+    "json: a list of {file, case, ok, problems}; jsonl: one such object a line.",
+)
+def test(paths: tuple[Path, ...], output: str) -> None:
     """Run rule unit tests (YAML; default: the tests/ folder of the rules directory).
 
     Prints `ok` or `FAIL` per case, with the difference between the expected and the
-    produced alerts for a failure, then `N passed, M failed`. Exit 1 if any case failed.
+    produced alerts for a failure, then `N passed, M failed` (on stderr with json or
+    jsonl). Exit 1 if any case failed.
     """
     from streams.offline.ruletest import collect, render, run_test_file, summary
 
@@ -132,10 +141,21 @@ def test(paths: tuple[Path, ...]) -> None:
     timezone = get_settings().timezone  # of test files that name none, as the worker's
     for path in files:
         for result in run_test_file(path, timezone=timezone):
-            click.echo(render(result))
+            if output == "table":
+                click.echo(render(result))
+            elif output == "jsonl":  # as each case ends: a long suite shows progress
+                click.echo(dumps(_case(result), output))
             results.append(result)
-    click.echo(summary(results))
+    if output == "json":
+        click.echo(dumps([_case(r) for r in results], output))
+    click.echo(summary(results), err=output != "table")
     finish(EXIT_OK if all(r.ok for r in results) else EXIT_PROBLEMS)
+
+
+def _case(result: CaseResult) -> dict[str, object]:
+    """One case's outcome as the json formats show it; ``problems`` is the diff's lines."""
+    lines = [line for problem in result.problems for line in problem.splitlines()]
+    return {"file": result.file, "case": result.name, "ok": result.ok, "problems": lines}
 
 
 RULE_COMMANDS: list[click.Command] = [rules]

@@ -137,32 +137,6 @@ def resolve_topic(topics: Topics, name: str) -> str:
     return topics.family(name) if name in FAMILIES else name
 
 
-def produce_lines(
-    settings: Settings, bootstrap: str, lines: Iterable[bytes], topic: str | None
-) -> Counter[str]:
-    """Send every non-empty line as it is, unchecked; ``topic`` forces one topic.
-    Returns records per topic. (The tests' way to put bad records before the worker;
-    ``orderhub produce`` checks each line first: ``produce_checked``.)"""
-    topics = Topics(settings.topic_prefix)
-    fallback = resolve_topic(topics, topic) if topic else topics.family("orders")
-    sent: Counter[str] = Counter()
-    with _kafka_errors(f"cannot produce to {bootstrap}"):
-        producer = KafkaProducer(**client_config(settings, bootstrap), acks="all", linger_ms=5)
-        try:
-            for line in lines:
-                line = line.rstrip(b"\r\n")  # only the line end: the bytes are sent as they are
-                if not line.strip():
-                    continue
-                routed = route_line(line, topics, fallback)
-                target = fallback if topic else routed.topic
-                producer.send(target, key=routed.key, value=routed.value)
-                sent[target] += 1
-            producer.flush()
-        finally:
-            producer.close()
-    return sent
-
-
 @dataclass(frozen=True)
 class LineRejected:
     """A line ``orderhub produce`` did not send (it went to the dead-letter topic)."""

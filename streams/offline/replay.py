@@ -67,23 +67,6 @@ def parse_line(text: str) -> Event:
         raise ValueError(f"{where}: {first['msg']} ({exc.error_count()} problem(s))") from exc
 
 
-def read_events(
-    lines: Iterable[str], on_bad: Callable[[int, str], None]
-) -> Iterator[tuple[int, Event]]:
-    """``(line number, event)`` for each valid line; ``on_bad(line, reason)`` for the rest.
-
-    Blank lines and lines starting with ``#`` are skipped silently.
-    """
-    for number, text in enumerate(lines, start=1):
-        stripped = text.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        try:
-            yield number, parse_line(stripped)
-        except ValueError as exc:
-            on_bad(number, str(exc))
-
-
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 NAMED_LINES = 10  # out-of-order lines named at most, in a refusal
 
@@ -124,8 +107,8 @@ def index_events(
     stream: BinaryIO, on_bad: Callable[[int, str], None], where: str = "events"
 ) -> EventIndex:
     """First pass over a JSONL file: the place and time of each valid event, and the lines
-    out of time order; ``on_bad(line, reason)`` for lines that are not events (as
-    ``read_events``). Raises ``ReplayError`` for a line that is not UTF-8."""
+    out of time order; ``on_bad(line, reason)`` for lines that are not events (blank
+    lines and ``#`` comments are skipped). Raises ``ReplayError`` for a line that is not UTF-8."""
     index = EventIndex()
     latest: tuple[int, int] | None = None  # the latest time so far, and its line
     offset = stream.tell()

@@ -57,3 +57,30 @@ def test_connect_alertmanager_needs_an_http_url_before_it_touches_kafka() -> Non
         connect, ["alertmanager", "--url", "http://a:9093", "--resend-interval", "0"]
     )
     assert too_often.exit_code == 2
+
+
+def test_dry_run_formats_table_and_json(tmp_path: Path) -> None:
+    path = tmp_path / NAME
+    path.write_bytes("型号,周一,需求数量\nX1,2026-11-02,120\nX22,2026-11-02,7\n".encode("gb18030"))
+    listed = CliRunner().invoke(connect, ["csv", "--dry-run", "--format", "json", str(path)])
+    events = json.loads(listed.stdout)
+    assert listed.exit_code == 0
+    assert [(e["region"], e["model"], e["quantity"]) for e in events] == [
+        ("华北", "X1", 120),
+        ("华北", "X22", 7),
+    ]
+    lines = CliRunner().invoke(connect, ["csv", "--dry-run", str(path)]).stdout  # jsonl
+    assert [json.loads(line) for line in lines.splitlines()] == events
+    table = CliRunner().invoke(connect, ["csv", "--dry-run", "--format", "table", str(path)])
+    rows = table.stdout.splitlines()
+    assert rows[0].split() == ["type", "event_time", "region", "model", "week_start", "quantity"]
+    assert rows[2].split()[2:] == ["华北", "X1", "2026-11-02", "120"]
+    # 华北 takes two terminal columns a character: the model column still lines up
+    assert rows[2].index("X1") + 2 == rows[0].index("model")
+
+
+def test_format_without_dry_run_is_a_usage_error(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text("model,week_start,quantity\nX1,2026-11-02,5\n", encoding="utf-8")
+    result = CliRunner().invoke(connect, ["csv", "--format", "json", str(path)])
+    assert result.exit_code == 2 and "--format applies to --dry-run" in result.output

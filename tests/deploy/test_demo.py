@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from streams.offline.replay import Replay, load_engine, read_events, run
+from streams.offline.replay import Replay, load_engine, run
+from tests.streams.offline.event_lines import read_events
 
 ROOT = Path(__file__).parents[2]
 DEMO = ROOT / "deploy" / "demo" / "events.jsonl"

@@ -47,7 +47,6 @@ def test_spring_festival_2026_is_nine_days_off_between_two_working_saturdays(
     assert cn.is_working_day(date(2026, 2, 24))  # Tuesday after the break
     assert cn.next_working_day(date(2026, 2, 13)) == date(2026, 2, 14)
     assert cn.next_working_day(date(2026, 2, 14)) == date(2026, 2, 24)
-    assert cn.previous_working_day(date(2026, 2, 24)) == date(2026, 2, 14)
 
 
 def test_tiaoxiu_saturday_is_a_working_day_and_plain_saturday_is_not(cn: Calendar) -> None:

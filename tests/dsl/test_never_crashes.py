@@ -79,6 +79,35 @@ def only_diagnostics(text: str, tmp: Path) -> None:
     assert all(isinstance(d, Diagnostic) for d in report.diagnostics)
 
 
+# Calendar files: each key present or not, right or wrong in kind, dates that are not
+# dates, ranges the wrong way round, YAML nested deep and YAML that is not YAML.
+DATES = st.sampled_from(["2026-02-15", "2026-02-30", "2026-13-01", "0000-01-01", "soon", "1", ""])
+VALUES = st.one_of(
+    DATES,
+    st.integers(-(10**20), 10**20),
+    st.sampled_from(["[", "{", "~", "[[[[", "- -", "!!python/object:os.system", '"\\x"']),
+    st.integers(0, 400).map(lambda depth: "[" * depth + "1" + "]" * depth),
+)
+
+
+@st.composite
+def calendar_files(draw: st.DrawFn) -> str:
+    """A calendar YAML file named "cn" (so the generated rules' `calendar "cn"` resolve)."""
+    lines = ["name: cn"] if draw(st.booleans()) else [f"name: {draw(VALUES)}"]
+    if draw(st.booleans()):
+        lines.append(f"timezone: {draw(st.sampled_from(['Asia/Shanghai', 'Mars/Base', '']))}")
+    if draw(st.booleans()):
+        hours = draw(st.sampled_from(['["09:00", "12:00"]', '["18:00", "09:00"]', '["25:00"]']))
+        lines.append(f"working_hours:\n  - {hours}")
+    holidays = draw(st.lists(st.tuples(VALUES, VALUES), max_size=4))
+    if holidays or draw(st.booleans()):
+        lines.append("holidays:" + "".join(f"\n  - {{from: {a}, to: {b}}}" for a, b in holidays))
+    workdays = draw(st.lists(VALUES, max_size=4))
+    if workdays:
+        lines.append("workdays:" + "".join(f"\n  - {d}" for d in workdays))
+    return "\n".join(draw(st.permutations(lines))) + "\n"
+
+
 DEEP = settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 FILES = settings(DEEP, max_examples=12)
 
@@ -100,6 +129,27 @@ def test_any_rule_file_gives_only_diagnostics(text: str) -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         only_diagnostics(text, Path(tmp))
+
+
+@FILES
+@given(rule_files(), st.lists(calendar_files(), min_size=1, max_size=3))
+def test_any_rule_file_with_any_calendars_gives_only_diagnostics(
+    text: str, calendars: list[str]
+) -> None:
+    """Rules that use a calendar, loaded with generated calendar files beside them."""
+    import tempfile
+
+    text = text.replace("  severity info\n", '  severity info\n  calendar "cn"\n')
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "calendars"
+        folder.mkdir()
+        for n, calendar in enumerate(calendars):
+            (folder / f"c{n}.yaml").write_text(calendar, encoding="utf-8")
+        only_diagnostics(text, Path(tmp))
+        report = load_report([Path(tmp)])
+        render_all(report.diagnostics, {**report.calendar_sources, **report.sources})
+        problems = [d for d in report.diagnostics if d.span.file.endswith(".yaml")]
+        assert all(d.code == "E010" and d.span.line >= 1 for d in problems)
 
 
 def test_500_nested_parentheses_are_one_e104_at_the_clause() -> None:

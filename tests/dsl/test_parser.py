@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from dsl import ast as a
-from dsl.parser import parse, parse_expression
+from dsl.diagnostics import Diagnostic
+from dsl.parser import _FileParser, parse
 
 SEEDS = sorted(Path("rules").glob("*.rule"))
 
@@ -97,6 +98,12 @@ def test_comments_are_collected_not_parsed() -> None:
         ("# header", 2),
         ("# trailing", 3),
     ]
+
+
+def parse_expression(text: str) -> tuple[a.Expr | None, list[Diagnostic]]:
+    """One expression at line 1, column 1, as a message template's expression is parsed."""
+    parser = _FileParser(text, "<string>")
+    return parser._parse_expr(text, 1, 1), parser.diags
 
 
 def test_every_node_has_a_span_and_keywords_are_field_names_after_a_dot() -> None:

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from contract.events import Alert
-from streams.offline.replay import load_engine, read_events, run
+from streams.offline.replay import load_engine, run
+from tests.streams.offline.event_lines import read_events
 
 REPO = Path(__file__).resolve().parents[2]
 RULES = REPO / "rules"

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from contract.events import Alert
-from streams.offline.replay import load_engine, read_events, run
+from streams.offline.replay import load_engine, run
 from tests.integration.stream_harness import Worker, lines
+from tests.streams.offline.event_lines import read_events
 
 pytestmark = pytest.mark.integration
 

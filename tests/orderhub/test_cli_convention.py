@@ -76,6 +76,26 @@ def test_rules_check_formats(capsys: pytest.CaptureFixture[str]) -> None:
     assert orderhub(capsys, "rules", "check", "--format", "text", str(THREE)) == table
 
 
+def test_schema_formats(capsys: pytest.CaptureFixture[str]) -> None:
+    from contract.events import EVENT_TYPES, event_json_schema
+
+    code, doc, _ = orderhub(capsys, "schema", "--format", "json")
+    assert (code, json.loads(doc)) == (0, event_json_schema())  # the integrators' document
+    code, lines, _ = orderhub(capsys, "schema", "--format", "jsonl")
+    types = [json.loads(line) for line in lines.splitlines()]
+    assert [t["type"] for t in types] == sorted(EVENT_TYPES)
+    [entered] = [t["schema"] for t in types if t["type"] == "order.entered"]
+    assert {"order_id", "quantity", "event_time"} <= set(entered["required"])
+    code, table, _ = orderhub(capsys, "schema")
+    rows = [line.split() for line in table.splitlines()]
+    assert (code, rows[0]) == (0, ["event", "type", "field", "type", "required"])
+    assert ["order.entered", "quantity", "integer", "yes"] in rows
+    assert ["order.entered", "event_time", "string", "(date-time)", "yes"] in rows
+    [channel] = [line for line in table.splitlines() if line.startswith("order.received  ")
+                 and " channel " in line]  # fmt: skip
+    assert '"phone" | "fax" | "email"' in channel  # a closed set shows its values
+
+
 def test_kafka_status_formats(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, doc, _ = orderhub(capsys, "kafka", "status", "--format", "json")
     assert code == 1

@@ -18,6 +18,7 @@ from dsl.compiled import CompiledRule
 from streams.core.engine import Engine
 from streams.offline import replay
 from tests.streams.core.engine_rules import at, cap_rule, sla_rule
+from tests.streams.offline.event_lines import read_events
 
 
 def line(eid: str, type_: str, when: Any, **fields: Any) -> str:
@@ -49,7 +50,7 @@ def engine(*rules: CompiledRule) -> Engine:
 
 def read(lines: list[str]) -> tuple[list[Any], list[tuple[int, str]]]:
     bad: list[tuple[int, str]] = []
-    events = list(replay.read_events(lines, lambda n, reason: bad.append((n, reason))))
+    events = list(read_events(lines, lambda n, reason: bad.append((n, reason))))
     return events, bad
 
 

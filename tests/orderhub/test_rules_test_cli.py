@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -54,3 +55,17 @@ def test_a_failing_case_prints_the_difference_and_exits_1(tmp_path: Path) -> Non
 def test_a_missing_path_is_a_usage_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(rules, ["test", str(tmp_path / "nope.yaml")])
     assert result.exit_code == 2
+
+
+def test_json_formats_list_each_case_with_its_problems(tmp_path: Path) -> None:
+    passing, failing = write(tmp_path, 100), tmp_path / "failing.yaml"
+    failing.write_text(CASE.format(rules=CAPS, cap=99), encoding="utf-8")
+    result = CliRunner().invoke(rules, ["test", "--format", "jsonl", str(passing), str(failing)])
+    assert result.exit_code == 1
+    first, second = (json.loads(line) for line in result.stdout.splitlines())
+    assert first == {"file": str(passing), "case": "at the cap", "ok": True, "problems": []}
+    assert (second["file"], second["ok"]) == (str(failing), False)
+    assert "    values.cap: expected 99, got 100" in second["problems"]
+    assert result.stderr == "1 passed, 1 failed\n"  # stdout holds the data alone
+    listed = CliRunner().invoke(rules, ["test", "--format", "json", str(passing), str(failing)])
+    assert (listed.exit_code, json.loads(listed.stdout)) == (1, [first, second])
