@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from contract.errors import OrderHubError
+from deploy.kafka import DeployError
 from deploy.process import process_running
 
 HOST = "127.0.0.1"
@@ -29,7 +29,7 @@ STOP_TIMEOUT_S = 10.0
 PACKAGES = {"prometheus-alertmanager": "prometheus-alertmanager", "prometheus": "prometheus"}
 
 
-class MonitoringError(OrderHubError):
+class MonitoringError(DeployError):
     """A part of the local monitoring stack could not start or stop."""
 
 
