@@ -85,20 +85,30 @@ def write_chart(assessment: Assessment, path: Path) -> None:
     handles = left.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
     twin.legend(handles, [str(h.get_label()) for h in handles], loc="upper left")  # on top
     weeks = sorted({p.start for p in assessment.periods if p.period == "week"})
-    labels = [f"{w:%m-%d}" for w in weeks]
-    for region in sorted({p.region for p in assessment.periods}):
+    regions_w = sorted({p.region for p in assessment.periods})
+    styles = ["-", "--", "-.", ":"]
+    for i, region in enumerate(regions_w):
         by_week = {
             p.start: p.on_time_rate
             for p in assessment.periods
             if p.region == region and p.period == "week"
         }
         rates = [by_week.get(w) for w in weeks]
+        # A small sideways dodge and a line style per region: equal rates stay visible.
+        dodge = (i - (len(regions_w) - 1) / 2) * 0.06
         right.plot(
-            labels,
+            [x + dodge for x in range(len(weeks))],
             [float("nan") if r is None else r * 100 for r in rates],
             marker="o",
+            linestyle=styles[i % len(styles)],
             label=region,
         )
+    # Every week of the month on the axis; one without plan lines (a holiday week) says so.
+    planned = {p.start for p in assessment.periods if p.period == "week" and p.plan_lines}
+    right.set_xticks(
+        range(len(weeks)),
+        [f"{w:%m-%d}" + ("" if w in planned else "\n无计划 no plan") for w in weeks],
+    )
     right.set_ylim(0, 105)
     right.set_ylabel("及时率 on-time rate (%)")
     right.set_xlabel("周 week (from 起)")
