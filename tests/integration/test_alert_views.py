@@ -23,8 +23,9 @@ from orderhub import views
 from orderhub.cli import run as orderhub_run
 from streams.clients.kafka_io import client_config
 from streams.core.ingest import dead_letter
-from streams.offline.replay import load_engine, read_events, run
+from streams.offline.replay import load_engine, run
 from tests.integration.stream_harness import Worker
+from tests.streams.offline.event_lines import read_events
 
 pytestmark = pytest.mark.integration
 
