@@ -1,9 +1,16 @@
 """The live assessment: a facts table fed from the events topic, and ``/assessment/kpis``.
 
-The facts (``streams.core.assessment.facts``) are idempotent and commutative, so this agent
-needs no commit journal: an event fed twice after a crash changes nothing. Each row's
-changelog write is acknowledged (``ChangelogWrites.settle``) before the event counts as
-handled, so a crash repeats work, never loses it. Rows of months older than
+Why no commit journal (the state agent needs one, ``streams.worker.judging``): the state
+agent's event changes several tables and publishes alerts, and judging it again against
+tables that already hold its effect would judge it wrongly, so its changes must land all or
+nothing. Here an event changes one row only, and feeding it is idempotent and commutative
+(``streams.core.assessment.facts``): fed again after a crash, or after later events, it gives
+the same row. A SIGKILL leaves each row either before or after the event, both of which a
+second feed turns into the same row. What must not happen is the offset moving past an
+event whose row write is lost, so each write is acknowledged (``ChangelogWrites.settle``)
+before the agent takes the next event, which is when Faust acks this one: a crash repeats
+work, never loses it. (tests/integration/test_assessment_report.py compares the changelog
+after a SIGKILL with the offline facts, row for row.) Rows of months older than
 ``ORDERHUB_ASSESSMENT_MONTHS`` go (tombstones on the changelog).
 
 The KPIs are computed on request from the rows and the live ledger's entries by the same
