@@ -1,9 +1,9 @@
 """The demo month's assessment (考核) from the live worker equals the offline report.
 
-``deploy/demo/month.jsonl`` (October 2026: daily shipping plans and shipments, some short and
-some late, the National Day week, late SLA steps, west's late November plan, east's special
+``deploy/demo/month.jsonl`` (September 2026: daily shipping plans and shipments, some short
+and some late, the Mid-Autumn week, late SLA steps, west's late October plan, east's special
 order never picked up) goes through a live worker that is SIGKILLed mid-month and started
-again. Then ``orderhub report assessment --month 2026-10 --format json`` — live, from the
+again. Then ``orderhub report assessment --month 2026-09 --format json`` — live, from the
 worker's facts table and ledger — must equal the same command with ``--events`` (the replay
 engine, offline): every view, KPIs, SLA compliance, PLAN-1, breaches per rule and department,
 fines per person and region. And the live ledger must hold exactly the offline ledger's
@@ -11,13 +11,10 @@ entries: none twice, none missing, the same fields; the compacted assessment top
 And the facts table, as its changelog holds it (what a restart recovers), equals the offline
 facts row for row: the SIGKILL made Kafka deliver events again to the facts agent.
 
-Known engine difference (until streams/core/engine.py is fixed): west's November plan comes
-on 22 October, after PLAN-1's deadline (20 October 15:00). Replay closes the period first
-and fires PLAN-1 (100 CNY to the region); the live engine fires schedules only on its ticks,
-and when no tick has passed the deadline yet when the plan is judged, the plan satisfies the
-still-open period and PLAN-1 never fires. The test then fails on that entry alone (missing
-live, its alert never published) and the views it feeds (breaches, fines per person and per
-region); whether a tick passes the deadline first depends on timing.
+Then ``make run``'s sequence on a fresh worker: the month, then the demo week (with its three
+malformed lines), and the report as soon as the worker has caught up, as ``make run`` takes
+it: equal to the offline report of the month alone; and the alerts topic holds what replay
+says of both files, the week's exactly those of the week alone.
 """
 
 from __future__ import annotations
@@ -32,26 +29,30 @@ from typing import Any
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
+from contract.events import Alert
 from streams.clients.kafka_io import client_config
 from streams.core.assessment.facts import row_json, row_key
 from streams.core.assessment.ledger import encode
 from streams.offline.assessment import replay_assessment
+from streams.offline.replay import load_engine, run
 from tests.integration.busy_week import REPO, RULES
 from tests.integration.stream_harness import Worker
 from tests.integration.test_assessment_ledger import ZONE, read_assessment
 from tests.integration.test_exact_alerts import read_alerts
 from tests.integration.test_recovery import wait_for_events
+from tests.streams.offline.event_lines import read_events
 
 pytestmark = pytest.mark.integration
 
-MONTH = "2026-10"
+MONTH = "2026-09"
 DEMO_MONTH = REPO / "deploy" / "demo" / "month.jsonl"
+DEMO_WEEK = REPO / "deploy" / "demo" / "events.jsonl"
 # Live equals replay within the reorder window (see test_exact_alerts).
 WINDOW = "5"
 
 
 def report(worker: Worker, *extra: str) -> dict[str, Any]:
-    """``orderhub report assessment --month 2026-10 --format json`` as a user runs it."""
+    """``orderhub report assessment --month 2026-09 --format json`` as a user runs it."""
     command = [sys.executable, "-m", "orderhub", "report", "assessment", "--month", MONTH]
     done = subprocess.run(
         [*command, "--format", "json", *extra],
@@ -153,7 +154,7 @@ def test_the_live_report_after_a_sigkill_equals_the_offline_report(
     assert {p["on_time_rate"] for p in offline["periods"] if p["period"] == "month"} > {1.0}
     _, replayed = replay_assessment(DEMO_MONTH, RULES, MONTH)
     ledger = {e.entry_id: encode(e) for e in replayed.ledger.select(month=MONTH, zone=ZONE)}
-    assert len(ledger) == sum(b["breaches"] for b in offline["breaches"]) == 14
+    assert len(ledger) == sum(b["breaches"] for b in offline["breaches"]) == 16
 
     facts = {row_key(k): row_json(v) for k, v in replayed.facts.items()}
 
@@ -203,5 +204,35 @@ def test_the_live_report_after_a_sigkill_equals_the_offline_report(
         assert live == offline
         # The topic: one key per entry, each key's last record the entry as it is.
         assert dict(read_assessment(worker)) == ledger
+    finally:
+        worker.stop()
+
+
+def test_make_runs_sequence_gives_the_offline_report_of_the_month(
+    kafka_bootstrap: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ORDERHUB_RULES_DIR", str(RULES))
+    monkeypatch.setenv("ORDERHUB_REORDER_WINDOW", WINDOW)
+    month = DEMO_MONTH.read_text(encoding="utf-8").splitlines()
+    week = DEMO_WEEK.read_text(encoding="utf-8").splitlines()
+    replayed = run(load_engine(RULES), read_events([*month, *week], lambda n, why: None), None)
+    expected = sorted((a.rule_id, a.status, a.fingerprint, a.at) for a in replayed.alerts)
+    worker = Worker(bootstrap=kafka_bootstrap, home=tmp_path / "home")
+    offline = report(worker, "--events", str(DEMO_MONTH))
+    _, alone = replay_assessment(DEMO_MONTH, RULES, MONTH)
+    ledger = {e.entry_id: encode(e) for e in alone.ledger.select(month=MONTH, zone=ZONE)}
+
+    worker.start()
+    try:
+        # As make run: `orderhub produce` the month, then the week; wait until caught up.
+        worker.publish([line.encode() for line in month])
+        worker.publish([line.encode() for line in week if line.strip()])
+        worker.caught_up()
+        live = report(worker)  # at once, as make run reports: no waiting for a tick
+        assert differences(live, offline) == {}
+        assert live_ledger(worker) == ledger
+        records = worker.read(worker.topics.alerts, count=len(expected), timeout=60)
+        alerts = [Alert.model_validate_json(r.value) for r in records]
+        assert sorted((a.rule_id, a.status, a.fingerprint, a.at) for a in alerts) == expected
     finally:
         worker.stop()
