@@ -10,10 +10,15 @@ model (周需求日发货计划) and ships against it: most lines in full on the
 through entry and confirmation (SLA-1, SLA-2), a few late; north and west confirm some
 late. Monthly plans for the next month: north, east and south before the 20th at 15:00
 (PLAN-1's deadline), west on the 22nd (PLAN-1: fined 100 CNY). East's special order is
-put into stock on the working day after the first working day from the 8th and never
-picked up: DEP-2 fines the region manager 200 CNY 15 days later. The month ends with a
-stock count on its last day at 20:00, so every deadline of the month has passed when a
+ordered on the first working day from the 8th, put into stock the next working day and
+never picked up: DEP-2 fines the region manager 200 CNY 15 days later. The month ends with
+a stock count on its last day at 20:00, so every deadline of the month has passed when a
 replay stops.
+
+Nothing of the month is left for what follows it (tests/deploy/test_demo_month.py): each
+order is the day's X100 shipment and is delivered that evening, the special order is
+cancelled on the last working day, and every region sends the plan for the month after
+next on that day too, so the demo week judges the same alerts as on its own.
 
     python -m deploy.demo.month [--month 2026-09] [--seed 2609] [--out deploy/demo/month.jsonl]
 """
