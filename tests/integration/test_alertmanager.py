@@ -123,6 +123,7 @@ def test_a_cap_1_alert_appears_in_alertmanager_and_leaves_it_when_resolved(
             "region": "east",
             "order_id": "O1",
             "fingerprint": hub.fingerprint,
+            "department": "sales",
             "policy": "关键控制点",
         }
         notes = am["annotations"]
@@ -344,4 +345,4 @@ def test_kcat_reads_the_same_alerts_as_orderhub(worker: Worker) -> None:
         ("INV-1", "O0", "firing"),
     ]
     cap = next(a for a in by_kcat if a.rule_id == "CAP-1")
-    assert cap.labels == {"policy": "关键控制点"}  # UTF-8 comes through intact
+    assert cap.labels == {"department": "sales", "policy": "关键控制点"}  # UTF-8 intact
