@@ -7,10 +7,13 @@ from datetime import timedelta
 from pathlib import Path
 
 from contract.events import Alert, Event, parse_event
+from streams.core.engine import Engine
 from streams.core.state import apply_event, empty_tables
-from streams.worker.rulehook import live_rules
+from streams.offline.replay import load_rules
+from streams.worker.rulehook import LiveRules, live_rules
 
 DEMO = Path("deploy/demo/events.jsonl")
+RULES = Path("rules")
 
 
 def demo_events() -> list[Event]:
@@ -23,10 +26,16 @@ def demo_events() -> list[Event]:
     return events
 
 
+def judge(*, live: bool) -> LiveRules | Engine:
+    """The worker's hook (its engine fires deadlines at ticks only), or replay's rule set
+    judged in replay's mode: each event first fires the deadlines before its own time."""
+    if live:
+        return live_rules(RULES, "Asia/Shanghai")
+    return load_rules(RULES, "Asia/Shanghai").engine(timers_follow_events=True)
+
+
 def alerts(*, live: bool, times: int = 1) -> set[tuple[str, str, str, str]]:
-    hook = live_rules(Path("rules"), "Asia/Shanghai")
-    if not live:
-        hook.engine._timers_follow_events = True  # replay's mode: deadlines at each event
+    hook = judge(live=live)
     tables = empty_tables()
     found: list[Alert] = []
     events = demo_events() * times
