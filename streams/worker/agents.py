@@ -230,6 +230,7 @@ def register_agents(app: Any, rt: Runtime, input_partitions: int) -> None:
     async def ingest(stream: Any) -> None:
         # No automatic acks: a record is acked once forwarded, which may be after later ones.
         async for raw, event in decoded(stream.noack(), manual_ack=True):
+            rt.progress.hold(raw.topic, raw.partition, raw.offset)
             merge.push(raw.source, event.event_time, (raw, event))
             await forward_ready()
 
@@ -321,7 +322,7 @@ def follow_rebalances(app: Any, tracker: OffsetTracker, rt: Runtime, topics: set
         tracker.keep(survive)
         for topic, parts in progress.positions.items():
             for partition in [p for p in parts if (topic, p) not in survive]:
-                del parts[partition]  # its lag is measured from the committed offset again
+                progress.forget(topic, partition)  # lag from the committed offset again
         if before is not None and (fresh := sorted(now - survive)):
             log.info(
                 "rebalance: %s resume from the group's committed offset",

@@ -23,13 +23,46 @@ class Progress:
     "Fully handled" means forwarded and acknowledged by the broker (ingest), or applied to
     the tables with its alerts sent (state). ``orderhub tables show --wait`` and the tests
     compare it with the topics' end offsets to know the worker has caught up.
+
+    Ingest finishes records out of offset order: one waits in the event-time merge while a
+    later one of the same partition, a dead letter, is done at once. A record ``hold`` was
+    told of keeps the position at its offset until it is done, so a partition never looks
+    handled past a record still held.
     """
 
     positions: dict[str, dict[int, int]] = field(default_factory=dict)
+    _done: dict[tuple[str, int], int] = field(default_factory=dict)
+    _held: dict[tuple[str, int], set[int]] = field(default_factory=dict)
+
+    def hold(self, topic: str, partition: int, offset: int) -> None:
+        """The record is taken but not yet done (held in the merge)."""
+        self._held.setdefault((topic, partition), set()).add(offset)
+        self._update(topic, partition)
 
     def done(self, topic: str, partition: int, offset: int) -> None:
-        partitions = self.positions.setdefault(topic, {})
-        partitions[partition] = max(partitions.get(partition, 0), offset + 1)
+        tp = (topic, partition)
+        self._held.get(tp, set()).discard(offset)
+        self._done[tp] = max(self._done.get(tp, 0), offset + 1)
+        self._update(topic, partition)
+
+    def forget(self, topic: str, partition: int) -> None:
+        """Lose the partition's position (after a rebalance its lag is measured from the
+        group's committed offset again)."""
+        self.positions.get(topic, {}).pop(partition, None)
+        self._done.pop((topic, partition), None)
+        self._held.pop((topic, partition), None)
+
+    def _update(self, topic: str, partition: int) -> None:
+        tp = (topic, partition)
+        held = self._held.get(tp)
+        done = self._done.get(tp)
+        if held:
+            position = min(held)
+        elif done is not None:
+            position = done
+        else:
+            return
+        self.positions.setdefault(topic, {})[partition] = position
 
 
 @dataclass
