@@ -57,10 +57,10 @@ types: venv
 	$(BIN)/mypy
 
 unit: venv
-	$(BIN)/pytest -q tests --ignore=tests/integration -p no:cacheprovider
+	$(BIN)/pytest -q -n 2 tests --ignore=tests/integration -p no:cacheprovider
 
 integration: venv
-	$(BIN)/pytest -q tests/integration -p no:cacheprovider --durations=10
+	BIN=$(BIN) sh tests/integration/run.sh
 
 # deploy/monitoring: promtool check config / check rules / test rules, amtool routes
 monitoring-check: packages
