@@ -63,6 +63,9 @@ REFUSED_FOR_GOOD = (
     UnsupportedForMessageFormatError,
 )
 
+# Records pass the agents as bytes: ingest decodes them itself (streams.core.ingest).
+RAW = {"key_serializer": "raw", "value_serializer": "raw"}
+
 # Header naming the input topic-partition an event came from: the clock's source.
 SOURCE_HEADER = "orderhub-source"
 
@@ -115,17 +118,76 @@ class Raw:
         return f"{self.topic}:{self.partition}"
 
 
+@dataclass(frozen=True)
+class Channels:
+    """The Faust topics the agents send to; ``events`` and ``alerts`` are also read."""
+
+    events: Any
+    alerts: Any
+    dead_letter: Any
+    assessment: Any
+
+
 def register_agents(app: Any, rt: Runtime, input_partitions: int) -> None:
-    """Define the ingest agents, the state agent and the tick timer on ``app``."""
-    raw = {"key_serializer": "raw", "value_serializer": "raw"}
-    events = app.topic(rt.topics.events, partitions=1, **raw)
-    alerts = app.topic(rt.topics.alerts, partitions=1, **raw)
-    dlq = app.topic(rt.topics.dead_letter, partitions=1, **raw)
-    assessment = app.topic(rt.topics.assessment, partitions=1, **raw)
+    """Define the ingest agents, the state agent, the ledger agent and the timers on ``app``."""
+    channels = Channels(
+        events=app.topic(rt.topics.events, partitions=1, **RAW),
+        alerts=app.topic(rt.topics.alerts, partitions=1, **RAW),
+        dead_letter=app.topic(rt.topics.dead_letter, partitions=1, **RAW),
+        assessment=app.topic(rt.topics.assessment, partitions=1, **RAW),
+    )
+    Agents(app, rt, channels).register(input_partitions)
 
-    unsent = [0]  # dead letters the broker refused for good: counted, logged, passed
 
-    async def send_dead_letter(letter: DeadLetter, key: bytes | None) -> None:
+class Agents:
+    """One worker's agents and timers, one method each, and what they share: the offset
+    tracker (streams.worker.gaps), the event-time merge and the lock that keeps one
+    forwarder at a time, and ``Judging`` (streams.worker.judging).
+
+    ``register`` only wires the methods to Faust; a test drives them with fake streams,
+    topics and an ``app`` whose ``consumer.assignment()`` it chooses.
+    """
+
+    def __init__(self, app: Any, rt: Runtime, channels: Channels) -> None:
+        self.app = app
+        self.rt = rt
+        self.channels = channels
+        self.unsent = 0  # dead letters the broker refused for good: counted, logged, passed
+        self.tracker = OffsetTracker()
+        self.group = rt.topics.prefix  # the Faust app id, hence the consumer group
+        # Ingest forwards in event-time order across input partitions (streams.worker.merge);
+        # one forwarder at a time, so the events topic keeps the merge's order.
+        self.merge: EventTimeMerge[tuple[Raw, Event]] = EventTimeMerge(window=rt.reorder_window)
+        self.forwarding = asyncio.Lock()
+        self.inputs = set(rt.topics.inputs.values())
+        self.judging = Judging(
+            rt.tables,
+            rt.journal,
+            rt.writes,
+            self.send_alerts,
+            retention=rt.retention,
+            committed=rt.metrics.published,
+            keep_plans_from=rt.keep_plans_from,
+        )
+
+    def register(self, input_partitions: int) -> None:
+        """Wire the agents and timers; the names are the Faust ones operators see."""
+        app, rt = self.app, self.rt
+        tracked = {*rt.topics.inputs.values(), rt.topics.events, rt.topics.alerts}
+        follow_rebalances(app, self.tracker, rt, tracked)
+        for family, name in rt.topics.inputs.items():
+            source = app.topic(name, partitions=input_partitions, **RAW)
+            app.agent(source, name=f"orderhub.ingest.{family}")(self.ingest)
+        app.agent(self.channels.events, name="orderhub.state")(self.state)
+        if rt.ledger is not None:
+            rt.ledger.send = self.send_entry
+            app.agent(self.channels.alerts, name="orderhub.ledger")(self.book)
+        app.timer(min(0.25, rt.reorder_window or 0.25), name="orderhub.forward")(self.forward_held)
+        app.timer(TICK_SECONDS, name="orderhub.tick")(self.tick)
+
+    # -- sending -------------------------------------------------------------------------
+
+    async def send_dead_letter(self, letter: DeadLetter, key: bytes | None) -> None:
         """Publish ``letter`` cut to fit; one the broker refuses for good is counted,
         logged once and passed, so that no record can hold its partition forever."""
         letter = shrunk(letter, MAX_LETTER_BYTES)
@@ -138,9 +200,9 @@ def register_agents(app: Any, rt: Runtime, input_partitions: int) -> None:
             letter.error,
         )
         try:
-            await _send(dlq, key, letter.model_dump_json().encode("utf-8"))
+            await _send(self.channels.dead_letter, key, letter.model_dump_json().encode("utf-8"))
         except REFUSED_FOR_GOOD as exc:
-            unsent[0] += 1
+            self.unsent += 1
             log.error(
                 "dead letter of %s[%d]@%d (%d bytes, sha256 %s) cannot be published: %r; "
                 "passed without it (%d dead letter(s) lost so far)",
@@ -150,31 +212,27 @@ def register_agents(app: Any, rt: Runtime, input_partitions: int) -> None:
                 letter.size,
                 letter.sha256,
                 exc,
-                unsent[0],
+                self.unsent,
             )
 
-    async def send_alerts(found: list[Alert]) -> None:
+    async def send_alerts(self, found: list[Alert]) -> None:
         for alert in found:
-            await _send(alerts, _key_bytes(alert.fingerprint), alert.model_dump_json().encode())
+            key = _key_bytes(alert.fingerprint)
+            await _send(self.channels.alerts, key, alert.model_dump_json().encode())
 
-    tracker = OffsetTracker()
-    group = rt.topics.prefix  # the Faust app id, hence the consumer group
-    tracked = {*rt.topics.inputs.values(), rt.topics.events, rt.topics.alerts}
-    follow_rebalances(app, tracker, rt, tracked)
+    async def send_entry(self, key: str, value: bytes) -> None:
+        """The ledger's send: an entry to the assessment topic."""
+        await _send(self.channels.assessment, _key_bytes(key), value)
 
-    async def records(stream: Any, manual_ack: bool = False) -> AsyncIterator[Raw]:
+    # -- reading -------------------------------------------------------------------------
+
+    async def records(self, stream: Any, manual_ack: bool = False) -> AsyncIterator[Raw]:
         """Each record once, in offset order, records Faust skipped included (see gaps)."""
         async for event in stream.events():
             msg = event.message
-            if not tracker.knows(msg.topic, msg.partition):
-                # Once per topic at start: every partition of it this worker holds.
-                mine = {partition for _, partition in assigned(app, {msg.topic})}
-                starts = await start_offsets(
-                    rt.kafka_client, group, msg.topic, mine | {msg.partition}
-                )
-                for partition, where in starts.items():
-                    tracker.start_at(msg.topic, partition, where)
-            missing = tracker.missing(msg.topic, msg.partition, msg.offset)
+            if not self.tracker.knows(msg.topic, msg.partition):
+                await self._start_tracking(msg.topic, msg.partition)
+            missing = self.tracker.missing(msg.topic, msg.partition, msg.offset)
             if missing is None:
                 if manual_ack:
                     event.ack()
@@ -187,110 +245,102 @@ def register_agents(app: Any, rt: Runtime, input_partitions: int) -> None:
                     missing.start,
                     missing.stop - 1,
                 )
-                for lost in await read_range(rt.kafka_client, msg.topic, msg.partition, missing):
+                client = self.rt.kafka_client
+                for lost in await read_range(client, msg.topic, msg.partition, missing):
                     yield Raw.of(lost, lost.value)
             yield Raw.of(msg, event.value, event.ack if manual_ack else None)
 
-    async def decoded(stream: Any, manual_ack: bool = False) -> AsyncIterator[tuple[Raw, Event]]:
+    async def _start_tracking(self, topic: str, partition: int) -> None:
+        """Once per topic at start: every partition of it this worker holds."""
+        mine = {p for _, p in assigned(self.app, {topic})}
+        starts = await start_offsets(self.rt.kafka_client, self.group, topic, mine | {partition})
+        for part, where in starts.items():
+            self.tracker.start_at(topic, part, where)
+
+    async def decoded(
+        self, stream: Any, manual_ack: bool = False
+    ) -> AsyncIterator[tuple[Raw, Event]]:
         """Each record as (record, event); a record that is no event is dead-lettered
         instead (and counts as done: the consumer of an event marks it done itself)."""
-        async for raw in records(stream, manual_ack):
+        async for raw in self.records(stream, manual_ack):
             result = decode(raw.value, raw.topic, raw.partition, raw.offset)
             if isinstance(result, DeadLetter):
                 # On the events topic only a producer that bypasses ingest gets here.
-                await send_dead_letter(result, raw.key)
-                done(raw)
+                await self.send_dead_letter(result, raw.key)
+                self.done(raw)
             else:
                 yield raw, result
-            tracker.handled(raw.topic, raw.partition, raw.offset)
+            self.tracker.handled(raw.topic, raw.partition, raw.offset)
 
-    def done(raw: Raw) -> None:
+    def done(self, raw: Raw) -> None:
         if raw.ack is not None:
             raw.ack()
-        rt.progress.done(raw.topic, raw.partition, raw.offset)
+        self.rt.progress.done(raw.topic, raw.partition, raw.offset)
 
-    # Ingest forwards in event-time order across input partitions (streams.worker.merge); one
-    # forwarder at a time, so the events topic keeps the merge's order.
-    merge: EventTimeMerge[tuple[Raw, Event]] = EventTimeMerge(window=rt.reorder_window)
-    forwarding = asyncio.Lock()
-    inputs = set(rt.topics.inputs.values())
+    # -- the agents ----------------------------------------------------------------------
 
-    async def forward_ready() -> None:
-        async with forwarding:
-            merge.expect(f"{topic}:{partition}" for topic, partition in assigned(app, inputs))
-            while (ready := merge.next_ready()) is not None:
+    async def ingest(self, stream: Any) -> None:
+        """An input topic's agent: each event held in the merge, forwarded when ready."""
+        # No automatic acks: a record is acked once forwarded, which may be after later ones.
+        async for raw, event in self.decoded(stream.noack(), manual_ack=True):
+            self.rt.progress.hold(raw.topic, raw.partition, raw.offset)
+            self.merge.push(raw.source, event.event_time, (raw, event))
+            await self.forward_ready()
+
+    async def forward_ready(self) -> None:
+        """Send to the events topic, in event-time order, every held record that may go."""
+        async with self.forwarding:
+            assignment = assigned(self.app, self.inputs)
+            self.merge.expect(f"{topic}:{partition}" for topic, partition in assignment)
+            while (ready := self.merge.next_ready()) is not None:
                 source, (raw, event) = ready
                 key = routing_key(event.model_dump(), EVENT_FAMILY[event.type])
                 header = {SOURCE_HEADER: source.encode()}
-                await _send(events, _key_bytes(key), encode(event), header)
-                merge.pop(source)  # only once sent: a failed send keeps it held
-                done(raw)
-                rt.metrics.event_in(raw.topic, event.type)
+                await _send(self.channels.events, _key_bytes(key), encode(event), header)
+                self.merge.pop(source)  # only once sent: a failed send keeps it held
+                self.done(raw)
+                self.rt.metrics.event_in(raw.topic, event.type)
 
-    async def ingest(stream: Any) -> None:
-        # No automatic acks: a record is acked once forwarded, which may be after later ones.
-        async for raw, event in decoded(stream.noack(), manual_ack=True):
-            rt.progress.hold(raw.topic, raw.partition, raw.offset)
-            merge.push(raw.source, event.event_time, (raw, event))
-            await forward_ready()
-
-    judging = Judging(
-        rt.tables,
-        rt.journal,
-        rt.writes,
-        send_alerts,
-        retention=rt.retention,
-        committed=rt.metrics.published,
-        keep_plans_from=rt.keep_plans_from,
-    )
-
-    async def rule_error(raw: Raw, text: str) -> None:
-        letter = dead_letter("rule_error", text, raw.value, raw.topic, 0, raw.offset)
-        await send_dead_letter(letter, raw.key)
-
-    async def state(stream: Any) -> None:
-        async for msg, event in decoded(stream):
+    async def state(self, stream: Any) -> None:
+        """The events topic's agent: each event applied to the tables and judged."""
+        rt = self.rt
+        async for msg, event in self.decoded(stream):
             # The clock must only pass a time once every input has (streams.worker.clock).
             rt.clock.observe(event.event_time, source_of(msg.headers, msg.topic))
             # The offset on the one-partition events topic is the sequence number. Faust
             # acks this event when the loop asks for the next one: by then its alerts are
             # out and its table writes journaled and on the broker (streams.worker.judging).
-            await judging.event(rt.hook, event, msg.offset, partial(rule_error, msg))
+            await self.judging.event(rt.hook, event, msg.offset, partial(self.rule_error, msg))
             if isinstance(event, AssessmentVoid) and rt.ledger is not None:
                 await rt.ledger.void(event)  # idempotent: also when judged before a crash
-            done(msg)
+            self.done(msg)
 
-    async def send_entry(key: str, value: bytes) -> None:
-        await _send(assessment, _key_bytes(key), value)
+    async def rule_error(self, raw: Raw, text: str) -> None:
+        letter = dead_letter("rule_error", text, raw.value, raw.topic, 0, raw.offset)
+        await self.send_dead_letter(letter, raw.key)
 
-    async def book(stream: Any) -> None:
+    async def book(self, stream: Any) -> None:
         """The ledger agent: each alert once, in offset order (streams.worker.ledger)."""
-        async for msg in records(stream):
-            await rt.ledger.alert(msg.value)
-            tracker.handled(msg.topic, msg.partition, msg.offset)
-            done(msg)
+        async for msg in self.records(stream):
+            await self.rt.ledger.alert(msg.value)
+            self.tracker.handled(msg.topic, msg.partition, msg.offset)
+            self.done(msg)
 
-    for family, name in rt.topics.inputs.items():
-        source = app.topic(name, partitions=input_partitions, **raw)
-        app.agent(source, name=f"orderhub.ingest.{family}")(ingest)
-    app.agent(events, name="orderhub.state")(state)
-    if rt.ledger is not None:
-        rt.ledger.send = send_entry
-        app.agent(alerts, name="orderhub.ledger")(book)
+    # -- the timers ----------------------------------------------------------------------
 
-    # Records held for a silent partition go when their window is over.
-    async def forward_held() -> None:
+    async def forward_held(self) -> None:
+        """Records held for a silent partition go when their window is over."""
         try:
-            await forward_ready()
+            await self.forward_ready()
         except Exception:  # the broker is away: the records stay held, the next run retries
             log.exception("forwarding held records failed")
 
-    app.timer(min(0.25, rt.reorder_window or 0.25), name="orderhub.forward")(forward_held)
-
-    async def tick() -> None:
-        if not tables_current(app):
+    async def tick(self) -> None:
+        """The passing of time: deadlines and schedules judged, the ledger pruned."""
+        rt = self.rt
+        if not tables_current(self.app):
             return  # rules must not judge half-recovered tables (also after a take-over)
-        if not assigned(app, {rt.topics.events}):
+        if not assigned(self.app, {rt.topics.events}):
             return  # a standby: the worker that holds the events partition owns the tables
         # Rules judge event time: the clock is the event-time watermark moving on in real
         # time (streams.worker.clock), so a replayed week does not look weeks overdue.
@@ -299,51 +349,58 @@ def register_agents(app: Any, rt: Runtime, input_partitions: int) -> None:
         now = rt.clock.now() or stored_watermark(rt.tables)
         if now is None:
             return  # no event ever: nothing to measure time from yet
-        await judging.tick(rt.hook, now)
+        await self.judging.tick(rt.hook, now)
         if rt.ledger is not None:
             await rt.ledger.prune(now)
-
-    app.timer(TICK_SECONDS, name="orderhub.tick")(tick)
 
 
 def follow_rebalances(app: Any, tracker: OffsetTracker, rt: Runtime, topics: set[str]) -> None:
     """After each rebalance, forget where this worker was on the partitions of ``topics``
-    it did not hold throughout (``streams.worker.gaps.kept``): one handed back resumes at the
-    group's committed offset, not at a "gap" back to where this worker left it."""
-    before: set[tuple[str, int]] | None = None
-    progress, client, group = rt.progress, rt.kafka_client, rt.topics.prefix
+    it did not hold throughout (see ``Rebalances``)."""
+    app.on_partitions_assigned.connect(Rebalances(tracker, rt, topics).on_assigned)
 
-    async def on_assigned(sender: Any, assigned: set[Any], **_: Any) -> None:
-        # Faust sends this before it resumes the partitions: no record of a new one yet.
-        nonlocal before
-        now = {(tp.topic, tp.partition) for tp in assigned if tp.topic in topics}
-        survive = kept(before, now)
-        survive -= await moved_on_elsewhere(survive)
-        tracker.keep(survive)
-        for topic, parts in progress.positions.items():
+
+class Rebalances:
+    """Keeps the tracker's and the progress's positions only where they are still good:
+    a partition handed back resumes at the group's committed offset, not at a "gap" back
+    to where this worker left it (``streams.worker.gaps.kept``)."""
+
+    def __init__(self, tracker: OffsetTracker, rt: Runtime, topics: set[str]) -> None:
+        self.tracker = tracker
+        self.topics = topics
+        self.progress, self.client, self.group = rt.progress, rt.kafka_client, rt.topics.prefix
+        self.before: set[tuple[str, int]] | None = None  # what was held; None: nothing yet
+
+    async def on_assigned(self, sender: Any, assigned: set[Any], **_: Any) -> None:
+        """Faust's ``on_partitions_assigned`` signal: sent before it resumes the partitions,
+        so no record of a new one has arrived yet."""
+        now = {(tp.topic, tp.partition) for tp in assigned if tp.topic in self.topics}
+        survive = kept(self.before, now)
+        survive -= await self.moved_on_elsewhere(survive)
+        self.tracker.keep(survive)
+        for topic, parts in self.progress.positions.items():
             for partition in [p for p in parts if (topic, p) not in survive]:
-                progress.forget(topic, partition)  # lag from the committed offset again
-        if before is not None and (fresh := sorted(now - survive)):
+                self.progress.forget(topic, partition)  # lag from the committed offset again
+        if self.before is not None and (fresh := sorted(now - survive)):
             log.info(
                 "rebalance: %s resume from the group's committed offset",
                 ", ".join(f"{t}[{p}]" for t, p in fresh),
             )
-        before = now
+        self.before = now
 
-    async def moved_on_elsewhere(held: set[tuple[str, int]]) -> set[tuple[str, int]]:
-        positions = {tp: tracker.position(*tp) for tp in held}
+    async def moved_on_elsewhere(self, held: set[tuple[str, int]]) -> set[tuple[str, int]]:
+        """Of ``held``, the partitions another worker moved on while this one was away."""
+        positions = {tp: self.tracker.position(*tp) for tp in held}
         committed: dict[tuple[str, int], int] = {}
         try:
             for topic in sorted({t for t, _ in held}):
                 parts = [p for t, p in held if t == topic]
-                found = await start_offsets(client, group, topic, parts)
+                found = await start_offsets(self.client, self.group, topic, parts)
                 committed.update({(topic, p): offset for p, offset in found.items()})
         except Exception:  # the broker is away: keep the positions, as before
             log.warning("rebalance: committed offsets unknown; positions kept", exc_info=True)
             return set()
         return overtaken(positions, committed)
-
-    app.on_partitions_assigned.connect(on_assigned)
 
 
 def assigned(app: Any, topics: set[str]) -> list[tuple[str, int]]:
