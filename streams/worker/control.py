@@ -293,8 +293,8 @@ def stop(
 
 
 def wait_caught_up(settings: Settings, servers: str, timeout: float) -> None:
-    """Wait until the worker has handled every record now on its input topics, and every
-    event ingest forwarded from them.
+    """Wait until the worker has handled every record now on its input topics, every
+    event ingest forwarded from them, and every alert those raised (the ledger's input).
 
     The events topic's end is read only after the inputs are caught up: until then
     ingest keeps adding to it.
@@ -317,6 +317,8 @@ def wait_caught_up(settings: Settings, servers: str, timeout: float) -> None:
     def caught_up() -> None:
         check(list(topics.inputs.values()))
         check([topics.events])
+        # the ledger agent books the alerts the events raised (streams.worker.ledger)
+        check([topics.alerts])
 
     retry(caught_up, timeout, "waiting for the worker to catch up")
 
