@@ -243,7 +243,8 @@ def tables_show(name: str, output: str, wait: float) -> None:
         entries = web.table(name.replace("-", "_"))
         text = display.table_text(entries) if output == "table" else _entries(entries, output)
     click.echo(text)
-    if (stale := staleness(web.health())) is not None:
+    # After --wait the worker was just seen caught up; the monitor's lag may be older.
+    if (stale := staleness(web.health(), count_lag=wait <= 0)) is not None:
         click.echo(f"orderhub: warning: this may be stale: {stale}", err=True)
 
 

@@ -462,11 +462,13 @@ def describe(doc: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def staleness(doc: Mapping[str, Any]) -> str | None:
-    """Why data read from this worker may be out of date, or None."""
+def staleness(doc: Mapping[str, Any], count_lag: bool = True) -> str | None:
+    """Why data read from this worker may be out of date, or None. ``count_lag=False`` when
+    the caller has just waited until caught up: the health monitor measures lag only every
+    few seconds, so its figure is older than that check."""
     if doc.get("healthy") is False:
         return "the worker is not healthy: " + "; ".join(doc.get("problems", []))
-    behind = sum((doc.get("lag") or {}).values())
+    behind = sum((doc.get("lag") or {}).values()) if count_lag else 0
     if behind:
         return f"the worker has {behind} records still to handle"
     return None

@@ -223,6 +223,10 @@ def test_status_exit_codes_and_the_lines_a_person_reads() -> None:
     assert staleness(good) is None
     assert staleness(bad) == "the worker is not healthy: broker unreachable for 9 s: refused"
     assert staleness({**good, "lag": {"t[0]": 3}}) == "the worker has 3 records still to handle"
+    # just seen caught up (tables show --wait): the monitor's older lag is not repeated,
+    # an unhealthy worker still is
+    assert staleness({**good, "lag": {"t[0]": 3}}, count_lag=False) is None
+    assert staleness(bad, count_lag=False) == staleness(bad)
 
 
 def test_the_broker_error_is_short() -> None:
