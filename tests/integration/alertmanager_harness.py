@@ -1,15 +1,13 @@
 """A real Prometheus Alertmanager for one test, and the sink as `orderhub connect alertmanager`.
 
 Alertmanager runs on a free loopback port with its storage in a temporary folder and no
-cluster gossip (``--cluster.listen-address=``). With ``CI=true`` a missing binary fails the
-test (``make test`` installs it: deploy/packages.sh); elsewhere it skips.
+cluster gossip (``--cluster.listen-address=``). A missing binary fails the test, never skips it
+(``make test`` installs it: deploy/packages.sh).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 import time
@@ -19,8 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
-
+from tests.integration.binaries import binary, log_tail, stop
 from tests.integration.stream_harness import Worker, free_port
 
 BINARY = "prometheus-alertmanager"
@@ -34,17 +31,6 @@ route:
 receivers:
   - name: "null"
 """
-
-
-def binary(name: str) -> str:
-    """The path of a Debian package's binary; fail under CI, skip elsewhere, when missing."""
-    path = shutil.which(name)
-    if path is None:
-        why = f"{name} is not installed (deploy/packages.sh installs it)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(why, pytrace=False)
-        pytest.skip(why)
-    return path
 
 
 @dataclass
@@ -92,19 +78,10 @@ class Alertmanager:
         raise AssertionError(f"alertmanager not ready in {READY_TIMEOUT} s:\n{self.log_tail()}")
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=30)
+        stop(self.process)
 
     def log_tail(self, lines: int = 40) -> str:
-        path = self.home / "alertmanager.log"
-        text = path.read_text(errors="replace") if path.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
+        return log_tail(self.home / "alertmanager.log", lines)
 
     def alerts(self, active: bool = True) -> list[dict[str, Any]]:
         """``GET /api/v2/alerts``: the active alerts (not silenced, not inhibited)."""
@@ -138,14 +115,7 @@ class Sink:
         log.close()
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=30)
+        stop(self.process)
 
     def kill(self) -> None:
         """SIGKILL: no last push, no last commit."""

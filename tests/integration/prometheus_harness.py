@@ -4,8 +4,6 @@ scrapes the given targets every second, its storage in the test's temporary dire
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import time
 import urllib.parse
@@ -15,8 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
-
+from tests.integration.binaries import binary, log_tail, stop
 from tests.integration.stream_harness import free_port
 
 BINARY = "prometheus"
@@ -24,15 +21,8 @@ READY_TIMEOUT = 60.0
 
 
 def prometheus_binary() -> str:
-    """The ``prometheus`` binary's path; a CI run fails without it (``make test`` installs
-    it, deploy/packages.sh), a developer's run skips."""
-    found = shutil.which(BINARY)
-    if found is None:
-        why = "the prometheus binary is not installed (Debian package prometheus; make packages)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(why)
-        pytest.skip(why)
-    return found
+    """The ``prometheus`` binary's path (never a skip: ``make test`` installs it)."""
+    return binary(BINARY)
 
 
 def scrape_config(targets: Sequence[str], job: str) -> str:
@@ -89,19 +79,10 @@ class Prometheus:
         raise AssertionError(f"prometheus did not start; log:\n{self.log_tail()}")
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=30)
+        stop(self.process)
 
     def log_tail(self, lines: int = 40) -> str:
-        path = self.home / "prometheus.log"
-        text = path.read_text(errors="replace") if path.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
+        return log_tail(self.home / "prometheus.log", lines)
 
     def query(self, promql: str) -> list[dict[str, Any]]:
         """An instant query through the HTTP API: the result vector."""
