@@ -15,7 +15,6 @@ import hashlib
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -28,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from contract.errors import OrderHubError
-from deploy.process import process_running
+from deploy.process import process_running, terminate
 
 if TYPE_CHECKING:
     from contract.settings import Settings
@@ -505,19 +504,12 @@ def answers_requests(bootstrap: str, client: Mapping[str, Any] | None = None) ->
 
 def _terminate(pid: int, timeout: float) -> None:
     """SIGTERM ``pid`` (a controlled shutdown), SIGKILL it if it outlives ``timeout`` s."""
-    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            return
-        except PermissionError as exc:
-            raise BrokerStopError(f"not allowed to stop the Kafka process {pid}: {exc}") from exc
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            if not pid_alive(pid):
-                return
-            time.sleep(0.2)
-    raise BrokerStopError(f"the Kafka process {pid} did not exit after SIGKILL")
+    try:
+        gone = terminate(pid, timeout, pid_alive)
+    except PermissionError as exc:
+        raise BrokerStopError(f"not allowed to stop the Kafka process {pid}: {exc}") from exc
+    if not gone:
+        raise BrokerStopError(f"the Kafka process {pid} did not exit after SIGKILL")
 
 
 # --- for other commands -------------------------------------------------------------------

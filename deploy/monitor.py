@@ -10,9 +10,7 @@ process is detached, with a pid file and a log, so ``down`` stops it from anothe
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import subprocess
 import time
 from collections.abc import Callable, Sequence
@@ -20,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from deploy.kafka import DeployError
-from deploy.process import process_running
+from deploy.process import process_running, terminate
 
 HOST = "127.0.0.1"
 MONITORING = Path(__file__).with_name("monitoring")
@@ -197,21 +195,13 @@ class LocalMonitoring:
         """Stop every part that runs; return what was stopped."""
         stopped = self.status()
         for part in stopped:
-            _terminate(part.pid)
+            _terminate(part)
         for name in ("alertmanager", "prometheus", "sink"):
             self._pid_file(name).unlink(missing_ok=True)
         return stopped
 
 
-def _terminate(pid: int) -> None:
-    """SIGTERM, then SIGKILL after ``STOP_TIMEOUT_S``."""
-    for sig, wait in ((signal.SIGTERM, STOP_TIMEOUT_S), (signal.SIGKILL, 5.0)):
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            if not process_running(pid):
-                return
-            time.sleep(0.2)
+def _terminate(part: Part) -> None:
+    """SIGTERM, then SIGKILL after ``STOP_TIMEOUT_S``; an error if it outlives both."""
+    if not terminate(part.pid, STOP_TIMEOUT_S, process_running):
+        raise MonitoringError(f"{part.name} (pid {part.pid}) did not exit after SIGKILL")

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -34,3 +37,19 @@ def process_running(pid: int, marker: bytes | None = None) -> bool:
     if marker is not None and marker not in cmdline:
         return False
     return state.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+def terminate(pid: int, timeout: float, alive: Callable[[int], bool]) -> bool:
+    """SIGTERM ``pid`` (a controlled shutdown), SIGKILL it if it outlives ``timeout`` s;
+    True once it is gone, False if it outlived SIGKILL too. ``PermissionError`` propagates."""
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return True
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if not alive(pid):
+                return True
+            time.sleep(0.2)
+    return False
